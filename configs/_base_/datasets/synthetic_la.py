@@ -1,0 +1,35 @@
+# The embedded default: deterministic synthetic LA-like volumes (48 x 96 x 96), generated
+# on first use into $FDPL_DATA_ROOT/synthetic_la in the LA h5 layout. 24 training ids
+# (first 4 labeled, last 4 held out for validation, 16 unlabeled) and 8 test ids.
+_base_ = ['./la.py']
+data_root = '{{$FDPL_DATA_ROOT:data}}/synthetic_la'
+dataset_type = 'SyntheticLADataset'
+patch_size = (32, 64, 64)
+max_shift = (0, 16, 16)
+labeled_num = 4
+num_val = 4
+
+train_pipeline = [
+    dict(type='LoadH5Volume', num_classes=2),
+    dict(type='RandomRotFlip3D'),
+    dict(type='RandomCrop3D', crop_size=patch_size),
+    dict(type='PackVolSegInputs'),
+]
+unlabeled_pipeline = [
+    dict(type='LoadH5Volume', num_classes=2),
+    dict(type='RandomRotFlip3D'),
+    dict(type='ContextCrop3D', crop_size=patch_size, max_shift=max_shift),
+    dict(type='PackVolSegInputs'),
+]
+labeled_set = dict(type=dataset_type, data_root=data_root, ann_file='train.list',
+                   subset='labeled', labeled_num=labeled_num, num_val=num_val,
+                   pipeline=train_pipeline)
+unlabeled_set = dict(type=dataset_type, data_root=data_root, ann_file='train.list',
+                     subset='unlabeled', labeled_num=labeled_num, num_val=num_val,
+                     pipeline=unlabeled_pipeline)
+train_dataloader = dict(
+    num_workers=1, persistent_workers=True,
+    dataset=dict(type='ConcatDataset', datasets=[labeled_set, unlabeled_set]))
+val_dataloader = dict(num_workers=0, dataset=dict(
+    type=dataset_type, data_root=data_root, labeled_num=labeled_num, num_val=num_val))
+test_dataloader = dict(num_workers=0, dataset=dict(type=dataset_type, data_root=data_root))

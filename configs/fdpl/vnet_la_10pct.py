@@ -1,0 +1,13 @@
+# FDPL on LA, 8 labeled (10 %): two V-Nets, fixed + dynamic pseudo-labels, CUT on SN2.
+_base_ = [
+    '../_base_/datasets/la.py', '../_base_/models/vnet_pair.py',
+    '../_base_/schedules/iters_9k.py', '../_base_/default_runtime.py'
+]
+labeled_num = 8
+train_dataloader = dict(dataset=dict(datasets=[
+    dict(_base_.labeled_set, labeled_num=labeled_num),
+    dict(_base_.unlabeled_set, labeled_num=labeled_num)
+]))
+val_dataloader = dict(dataset=dict(labeled_num=labeled_num))
+pseudo_label_hook = _base_.pseudo_label_hook
+custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]

@@ -1,0 +1,5 @@
+# Supervised-only V-Net on LA with the first 16 ids of train.list (20 %).
+_base_ = ['./vnet_la_10pct.py']
+labeled_num = 16
+train_dataloader = dict(dataset=dict(labeled_num=labeled_num))
+val_dataloader = dict(dataset=dict(labeled_num=labeled_num))

@@ -1,0 +1,240 @@
+"""A dataset of 3D volumes stored as one HDF5 file per case."""
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Union
+
+import h5py
+from mmengine.dataset import BaseDataset
+
+from fdpl.registry import DATASETS
+from ._subsets import (LABELED_SUBSETS, check_data_root, check_subset_options, format_missing,
+                       read_id_list, resolve_data_root, split_ids)
+
+
+def _default_classes(num_classes: int) -> tuple:
+    if num_classes == 2:
+        return ('background', 'foreground')
+    return ('background', ) + tuple(f'class{i}' for i in range(1, num_classes))
+
+
+@DATASETS.register_module()
+class H5SegDataset(BaseDataset):
+    """Volumes and label maps in HDF5 files, one file per case.
+
+    A list file (``ann_file``, one case id per line, relative to
+    ``data_root``) orders the cases; ``path_template.format(case_id)`` gives
+    each file, relative to ``data_root``. Every file holds an image dataset
+    (``image_key``) and, for labeled cases, a label dataset (``label_key``),
+    stored in the field's ``(W, H, D)`` order; the loading transform
+    transposes them to ``(D, H, W)``. Files are opened per item by the
+    pipeline, never kept open here (handles do not survive a fork).
+
+    Subsets of the list (``num_val`` ids held out at the END of the list, as
+    docs/DATA.md prescribes):
+
+    ========== ========================================== ===========
+    subset     ids                                        ``labeled``
+    ========== ========================================== ===========
+    all        the whole list                             True
+    train      all but the last ``num_val``               True
+    labeled    the first ``labeled_num`` ids of train      True
+    unlabeled  the rest of train                          False
+    val        the last ``num_val`` ids                   True
+    ========== ========================================== ===========
+
+    Every check that can fail (paths, ids, options) runs when the dataset is
+    built, before any training, with a message naming the file or option.
+
+    Args:
+        data_root (str, optional): Folder of the list file and the volumes.
+            None means ``$FDPL_DATA_ROOT/<DEFAULT_SUBDIR>`` (``data/...``
+            when the variable is unset); required when the class has no
+            ``DEFAULT_SUBDIR``. ``$VARS`` and ``~`` are expanded.
+        ann_file (str): List file, relative to ``data_root``.
+        path_template (str): File of a case, relative to ``data_root``,
+            with ``{}`` for the id, e.g. ``'{}.h5'``.
+        subset (str): ``'all'``, ``'train'``, ``'labeled'``, ``'unlabeled'``
+            or ``'val'``. Defaults to ``'all'``.
+        labeled_num (int | float, optional): Number of labeled training
+            cases (int), or a ratio in ``(0, 1]`` (float) resolved to
+            ``round(ratio * N_train)`` and logged, where ``N_train`` = list
+            length minus ``num_val``. Needed for ``'labeled'`` and
+            ``'unlabeled'``. Note that the field's "10 % of LA" means 8 of
+            the 80 ids of train.list, so give counts to match it.
+        num_val (int): Ids held out at the end of the list. Defaults to 0.
+        num_classes (int): Number of classes, background included; passed
+            to the pipeline in every data info. Defaults to 2.
+        image_key (str): HDF5 dataset of the image. Defaults to ``'image'``.
+        label_key (str): HDF5 dataset of the label map. Defaults to
+            ``'label'``.
+        validate (bool): Open every file's header once at init (see
+            :meth:`check_files`). Defaults to False.
+        metainfo (dict, optional): Extra meta information; ``classes`` must
+            have ``num_classes`` entries.
+        pipeline (list): Transforms (configs or callables).
+        serialize_data (bool): See mmengine ``BaseDataset``.
+        test_mode (bool): See mmengine ``BaseDataset``.
+        lazy_init (bool): See mmengine ``BaseDataset``; the file checks then
+            run at ``full_init``.
+        indices (int | Sequence[int], optional): See mmengine
+            ``BaseDataset``.
+        max_refetch (int): See mmengine ``BaseDataset``.
+
+    Each data info is ``{'img_path', 'seg_map_path', 'case_id', 'labeled',
+    'num_classes'}``; for HDF5 both paths name the same file. An unlabeled
+    case keeps its ``seg_map_path`` (the loader may read the label for
+    monitoring), but no label is required to exist.
+
+    Example:
+        >>> ds = H5SegDataset(data_root='data/LA', ann_file='train.list',
+        ...                   path_template='2018LA_Seg_Training Set/{}/mri_norm2.h5',
+        ...                   subset='labeled', labeled_num=8, num_val=16)
+    """
+
+    METAINFO: dict = dict()
+    #: Folder under ``$FDPL_DATA_ROOT`` used when ``data_root`` is None.
+    DEFAULT_SUBDIR: str = ''
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 ann_file: str = 'train.list',
+                 path_template: str = '{}.h5',
+                 subset: str = 'all',
+                 labeled_num: Union[int, float, None] = None,
+                 num_val: int = 0,
+                 num_classes: int = 2,
+                 image_key: str = 'image',
+                 label_key: str = 'label',
+                 validate: bool = False,
+                 metainfo: Optional[dict] = None,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 serialize_data: bool = True,
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 indices: Union[int, Sequence[int], None] = None,
+                 max_refetch: int = 1000) -> None:
+        owner = type(self).__name__
+        check_subset_options(subset, labeled_num, num_val, owner)
+        if '{}' not in path_template:
+            raise ValueError(f"{owner}: path_template {path_template!r} must contain '{{}}' "
+                             'where the case id goes.')
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f'{owner}: num_classes must be an int >= 2, got {num_classes!r}.')
+        data_root = resolve_data_root(data_root, self.DEFAULT_SUBDIR, owner)
+        check_data_root(data_root, owner)
+        if not ann_file:
+            raise ValueError(f'{owner}: the option `ann_file` (list of case ids) is required.')
+        self.path_template = path_template
+        self.subset = subset
+        self.labeled_num = labeled_num
+        self.num_val = num_val
+        self.num_classes = num_classes
+        self.image_key = image_key
+        self.label_key = label_key
+        self.validate = validate
+        self.resolved_labeled_num: Optional[int] = None
+        metainfo = dict(metainfo or {})
+        classes = metainfo.get('classes', self.METAINFO.get('classes'))
+        if classes is None:
+            metainfo['classes'] = _default_classes(num_classes)
+        elif len(classes) != num_classes:
+            raise ValueError(f'{owner}: metainfo classes {tuple(classes)} do not match '
+                             f'num_classes={num_classes}.')
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=dict(),
+            indices=indices,
+            serialize_data=serialize_data,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch)
+
+    @property
+    def is_labeled(self) -> bool:
+        """Whether the subset is used with its labels."""
+        return self.subset in LABELED_SUBSETS
+
+    def case_path(self, case_id: str) -> str:
+        """File of one case."""
+        return osp.join(self.data_root, self.path_template.format(case_id))
+
+    def load_data_list(self) -> List[dict]:
+        """Read the list file, select the subset and check that files exist.
+
+        Returns:
+            list[dict]: One data info per case, in list order.
+        """
+        owner = type(self).__name__
+        ids = read_id_list(self.ann_file, owner)
+        selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val, owner)
+        if self.subset in ('labeled', 'unlabeled'):
+            num_train = len(ids) - self.num_val
+            self.resolved_labeled_num = (
+                len(selected) if self.subset == 'labeled' else num_train - len(selected))
+        paths = [self.case_path(i) for i in selected]
+        missing = [p for p in paths if not osp.isfile(p)]
+        if missing:
+            raise FileNotFoundError(
+                format_missing(missing, f'file(s) of ids listed in {self.ann_file!r} are',
+                               owner) + f'\n(path_template={self.path_template!r})')
+        return [
+            dict(img_path=p, seg_map_path=p, case_id=i, labeled=labeled,
+                 num_classes=self.num_classes) for i, p in zip(selected, paths)
+        ]
+
+    def full_init(self) -> None:
+        """Load the data list and, if ``validate``, check every file header."""
+        if self._fully_initialized:
+            return
+        super().full_init()
+        if self.validate:
+            self.check_files()
+
+    def check_files(self, keys: Optional[Sequence[str]] = None) -> None:
+        """Open each file's header and check keys and shapes (no array is read).
+
+        Args:
+            keys (Sequence[str], optional): Datasets that must exist. Defaults
+                to ``(image_key, label_key)`` for labeled subsets and
+                ``(image_key,)`` for ``'unlabeled'``. When both the image and
+                the label are present, the label shape must equal the image's
+                spatial shape (a 4-D image is stored channels first).
+
+        Raises:
+            ValueError: A file cannot be opened (truncated, corrupt, not
+                HDF5) or the shapes disagree; the message names the file.
+            KeyError: A required dataset is absent; the message names the
+                file and the keys it has.
+        """
+        if keys is None:
+            keys = (self.image_key, self.label_key) if self.is_labeled else (self.image_key, )
+        for idx in range(len(self)):
+            path = self.get_data_info(idx)['img_path']
+            self._check_one(path, tuple(keys))
+
+    def _check_one(self, path: str, keys: tuple) -> None:
+        try:
+            f = h5py.File(path, 'r')
+        except (OSError, ValueError) as e:
+            raise ValueError(f'{type(self).__name__}: cannot open {path!r} as HDF5 (truncated or '
+                             f'corrupt file?): {e}') from e
+        with f:
+            try:
+                present = list(f.keys())
+                shapes = {k: f[k].shape for k in present if isinstance(f[k], h5py.Dataset)}
+            except (OSError, RuntimeError, KeyError) as e:
+                raise ValueError(f'{type(self).__name__}: cannot read the header of {path!r} '
+                                 f'(truncated or corrupt file?): {e}') from e
+        absent = [k for k in keys if k not in shapes]
+        if absent:
+            raise KeyError(f'{type(self).__name__}: {path!r} lacks dataset(s) {absent}; it has '
+                           f'{present}.')
+        img = shapes.get(self.image_key)
+        lab = shapes.get(self.label_key)
+        if img is not None and lab is not None:
+            # a 4-D image is stored channels first, (C, <spatial>), as the loader reads it
+            if len(lab) != 3 or img[-3:] != lab or len(img) not in (3, 4):
+                raise ValueError(f'{type(self).__name__}: in {path!r} the label shape {lab} does '
+                                 f'not match the image shape {img}.')

@@ -1,0 +1,350 @@
+"""Synthetic LA-like volumes, generated on the fly in the LA h5 layout.
+
+Each case is drawn from its own seeded generator (``seed`` and the case
+index), so the same seed writes the same bytes. A volume, in the ``(D, H, W)``
+frame:
+
+* a chamber: a few anisotropic Gaussian blobs summed and thresholded (an
+  irregular, smooth body), plus 2-4 tapering, slightly curved tubes that
+  leave it (pulmonary-vein-like) -> the label;
+* a distractor: a thick unlabeled tube (aorta-like) passing near the chamber
+  with a similar intensity, and a smaller bright blob elsewhere;
+* soft tissue with a smooth texture, partial-volume blur at every boundary,
+  a multiplicative smooth bias field and Rician noise; the whole volume is
+  then z-scored.
+
+The contrast is moderate: a model that sees few labels confuses the
+distractors and the blurred, noisy borders with the chamber.
+
+Files: ``<root>/2018LA_Seg_Training Set/<id>/mri_norm2.h5`` (``image``
+float32, ``label`` uint8, both stored ``(W, H, D)`` like the real LA),
+``train.list``, ``test.list`` and ``synthetic_la.json`` (the manifest that
+makes generation idempotent).
+"""
+import contextlib
+import fcntl
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import h5py
+import numpy as np
+from mmengine.logging import MMLogger
+from scipy import ndimage
+
+from fdpl.registry import DATASETS
+from ._subsets import resolve_data_root
+from .la_dataset import LADataset
+
+#: Bumped whenever the generator's output changes; a mismatch regenerates.
+SYNTHETIC_LA_VERSION = 1
+MANIFEST = 'synthetic_la.json'
+CASE_DIR = '2018LA_Seg_Training Set'
+CASE_FILE = 'mri_norm2.h5'
+
+
+def _smooth_field(rng: np.random.Generator, shape: Tuple[int, int, int],
+                  cells: int) -> np.ndarray:
+    """Smooth random field in [-1, 1].
+
+    Random weights on a coarse grid (``cells`` nodes along the longest side)
+    spread by separable Gaussian kernels: three small matrix products, far
+    cheaper than filtering or spline-zooming the full volume.
+    """
+    mats = []
+    for s in shape:
+        n = max(2, int(round(cells * s / max(shape))))
+        nodes = np.linspace(0, s - 1, n)
+        width = (s - 1) / (n - 1) if n > 1 else float(s)
+        x = np.arange(s)[:, None]
+        mats.append(np.exp(-0.5 * ((x - nodes[None]) / width)**2).astype(np.float32))
+    coarse = rng.standard_normal(tuple(m.shape[1] for m in mats)).astype(np.float32)
+    field = np.tensordot(mats[0], coarse, axes=(1, 0))  # (D, n1, n2)
+    field = np.tensordot(field, mats[1], axes=(1, 1))  # (D, n2, H)
+    field = np.tensordot(field, mats[2], axes=(1, 1))  # (D, H, W)
+    return field / (np.abs(field).max() + 1e-6)
+
+
+def _gauss3(shape: Tuple[int, int, int], centre: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Separable anisotropic Gaussian ``exp(-|x - c|^2 / 2 sigma^2)`` (D, H, W), float32."""
+    g = [np.exp(-0.5 * ((np.arange(s, dtype=np.float32) - c) / sg)**2)
+         for s, c, sg in zip(shape, centre, sigma)]
+    return g[0][:, None, None] * g[1][None, :, None] * g[2][None, None, :]
+
+
+def _curve(rng: np.random.Generator, start: np.ndarray, direction: np.ndarray, length: float,
+           bend: float, step: float = 0.5) -> np.ndarray:
+    """Points of a smooth curve (N, 3) from ``start`` along a wandering direction."""
+    n = max(2, int(length / step))
+    d = direction / np.linalg.norm(direction)
+    pts = [start]
+    for _ in range(n):
+        d = d + bend * rng.standard_normal(3)
+        d /= np.linalg.norm(d)
+        pts.append(pts[-1] + step * d)
+    return np.asarray(pts)
+
+
+def _tubes(shape: Tuple[int, int, int], curves: Sequence[np.ndarray],
+           radii: Sequence[np.ndarray]) -> np.ndarray:
+    """Soft membership (0..1) of tubes around polylines with per-point radii.
+
+    Spheres are drawn into small boxes around each curve point, so the cost
+    scales with the tube volume, not the image.
+    """
+    out = np.zeros(shape, dtype=np.float32)
+    bound = np.asarray(shape)
+    for pts, rad in zip(curves, radii):
+        for p, r in zip(pts, rad):
+            lo = np.maximum(np.floor(p - r - 1).astype(int), 0)
+            hi = np.minimum(np.ceil(p + r + 2).astype(int), bound)
+            if np.any(hi <= lo):
+                continue
+            ax = [np.arange(l, h, dtype=np.float32) - c for l, h, c in zip(lo, hi, p)]
+            dist = np.sqrt(ax[0][:, None, None]**2 + ax[1][None, :, None]**2 +
+                           ax[2][None, None, :]**2)
+            box = out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+            np.maximum(box, np.clip(r + 0.5 - dist, 0.0, 1.0), out=box)
+    return out
+
+
+def synthesize_la_volume(
+        rng: np.random.Generator,
+        shape: Tuple[int, int, int] = (48, 96, 96)) -> Tuple[np.ndarray, np.ndarray]:
+    """Draw one LA-like volume.
+
+    Args:
+        rng (np.random.Generator): Source of randomness.
+        shape (tuple[int, int, int]): ``(D, H, W)``.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: image float32 ``(D, H, W)``, z-scored,
+        and label uint8 ``(D, H, W)`` in {0, 1}.
+    """
+    shape = tuple(int(s) for s in shape)
+    size = np.asarray(shape, dtype=np.float64)
+    scale = size.min()
+
+    # chamber: sum of anisotropic Gaussian blobs plus a little smooth noise, thresholded
+    centre = size / 2 + rng.uniform(-0.06, 0.06, 3) * size
+    field = np.zeros(shape, dtype=np.float32)
+    for _ in range(rng.integers(4, 7)):
+        c = centre + rng.normal(0, 0.1, 3) * size
+        sig = rng.uniform(0.09, 0.2, 3) * size
+        field += rng.uniform(0.7, 1.0) * _gauss3(shape, c, sig)
+    field += 0.1 * field.max() * _smooth_field(rng, shape, 8)
+    chamber = (field > rng.uniform(0.38, 0.46) * field.max()).astype(np.float32)
+
+    # pulmonary-vein-like branches and an appendage leaving the chamber
+    com = np.asarray(ndimage.center_of_mass(chamber)) if chamber.any() else centre
+    radius = max((3 * chamber.sum() / (4 * np.pi))**(1 / 3), 2.0)
+    curves, radii = [], []
+    phase = rng.uniform(0, 2 * np.pi)
+    for k in range(rng.integers(2, 5)):
+        ang = phase + 2 * np.pi * (k + rng.uniform(-0.25, 0.25)) / 4
+        direction = np.array([rng.uniform(-0.4, 0.4), np.sin(ang), np.cos(ang)])
+        pts = _curve(rng, com, direction, radius * rng.uniform(1.5, 2.2), bend=0.08, step=1.0)
+        r0 = radius * rng.uniform(0.2, 0.3)
+        curves.append(pts)
+        radii.append(np.linspace(r0, 0.6 * r0, len(pts)))
+    ang = phase + np.pi / 4 + rng.uniform(-0.3, 0.3)
+    direction = np.array([rng.uniform(0.3, 0.8), np.sin(ang), np.cos(ang)])
+    pts = _curve(rng, com, direction, radius * rng.uniform(1.1, 1.4), bend=0.25, step=1.0)
+    curves.append(pts)
+    radii.append(np.linspace(0.35 * radius, 0.12 * radius, len(pts)))
+    label_soft = np.maximum(chamber, _tubes(shape, curves, radii))
+    label_soft = ndimage.gaussian_filter(label_soft, 0.8)
+    label = (label_soft > 0.5).astype(np.uint8)
+
+    # distractors: an aorta-like tube passing by and a bright blob, both unlabeled
+    side = rng.choice([-1.0, 1.0])
+    start = np.array([0.0, com[1] + side * rng.uniform(0.28, 0.36) * size[1],
+                      com[2] + rng.uniform(-0.25, 0.25) * size[2]])
+    aorta = _curve(rng, start, np.array([1.0, 0.1 * side, rng.uniform(-0.3, 0.3)]),
+                   size[0] * 1.3, bend=0.04, step=1.0)
+    r_ao = rng.uniform(0.08, 0.11) * scale
+    distract = _tubes(shape, [aorta], [np.full(len(aorta), r_ao)])
+    c = com + np.array([0.0, -side, rng.choice([-1.0, 1.0])]) * rng.uniform(0.3, 0.38) * size
+    blob = _gauss3(shape, c, np.full(3, rng.uniform(0.05, 0.08) * scale))
+    # a second chamber (right-atrium-like) next to the labeled one
+    d = np.array([rng.uniform(-0.3, 0.3), -side * rng.uniform(0.3, 0.7), rng.choice([-1, 1]) * 1.0])
+    d /= np.linalg.norm(d)
+    sig2 = rng.uniform(0.45, 0.6) * radius * np.array([1.0, 1.0, 1.0])
+    c2 = com + d * (radius + 1.6 * sig2[0] + rng.uniform(1.0, 3.0))
+    blob2 = _gauss3(shape, c2, sig2 * rng.uniform(0.8, 1.2, 3))
+    # soft edges straight from the Gaussians (about two voxels wide)
+    distract = np.maximum(distract, np.clip((blob - 0.5) * 4, 0, 1))
+    distract = np.maximum(distract, np.clip((blob2 - 0.3) * 4, 0, 1)) * (1 - label)
+
+    # intensities, partial volume, bias field and Rician noise
+    tissue = 0.32 + 0.15 * _smooth_field(rng, shape, 12) + 0.08 * _smooth_field(rng, shape, 24)
+    lung = np.clip((_smooth_field(rng, shape, 4) - 0.45) * 8, 0, 1)
+    tissue = tissue * (1 - lung) + 0.06 * lung
+    fg_level = rng.uniform(0.7, 0.9)
+    img = tissue * (1 - label_soft) + fg_level * label_soft
+    img = img * (1 - distract) + rng.uniform(0.8, 0.95) * fg_level * distract
+    img += 0.08 * fg_level * _smooth_field(rng, shape, 8) * label_soft  # inhomogeneous pool
+    img = ndimage.gaussian_filter(img, 1.0)
+    img *= np.exp(0.3 * _smooth_field(rng, shape, 3))
+    sigma = rng.uniform(0.14, 0.2)
+    n1 = rng.standard_normal(shape, dtype=np.float32) * sigma
+    n2 = rng.standard_normal(shape, dtype=np.float32) * sigma
+    img = np.sqrt((img + n1)**2 + n2**2)
+    img = (img - img.mean()) / (img.std() + 1e-6)
+    return img.astype(np.float32), label
+
+
+def _case_ids(prefix: str, n: int) -> List[str]:
+    return [f'{prefix}{i:03d}' for i in range(n)]
+
+
+def _manifest(num_train: int, num_test: int, shape: Sequence[int], seed: int) -> dict:
+    return dict(
+        generator='fdpl.synthetic_la', version=SYNTHETIC_LA_VERSION, seed=int(seed),
+        num_train=int(num_train), num_test=int(num_test), shape_dhw=[int(s) for s in shape])
+
+
+def _is_complete(root: str, manifest: dict) -> bool:
+    try:
+        with open(osp.join(root, MANIFEST), encoding='utf-8') as f:
+            if json.load(f) != manifest:
+                return False
+    except (OSError, ValueError):
+        return False
+    ids = _case_ids('synth_train_', manifest['num_train']) + _case_ids(
+        'synth_test_', manifest['num_test'])
+    return all(osp.isfile(osp.join(root, f)) for f in ('train.list', 'test.list')) and all(
+        osp.isfile(osp.join(root, CASE_DIR, i, CASE_FILE)) for i in ids)
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Exclusive lock on ``path`` (a file beside the data root)."""
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _write_case(path: str, image: np.ndarray, label: np.ndarray) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with h5py.File(path, 'w', track_order=False) as f:
+        # stored (W, H, D) like the real LA files
+        f.create_dataset('image', data=image.transpose(2, 1, 0), track_times=False)
+        f.create_dataset('label', data=label.transpose(2, 1, 0), track_times=False)
+
+
+def generate_synthetic_la(root: str,
+                          num_train: int = 24,
+                          num_test: int = 8,
+                          shape: Sequence[int] = (48, 96, 96),
+                          seed: int = 0,
+                          force: bool = False) -> str:
+    """Write synthetic LA-like cases in the LA h5 layout, once.
+
+    Train ids are ``synth_train_000 ...`` (``train.list``; the first
+    ``labeled_num`` of them are the labeled ones), test ids
+    ``synth_test_000 ...`` (``test.list``). Case ``i`` of the train list is
+    drawn with ``np.random.default_rng([seed, 0, i])``, test case ``i`` with
+    ``[seed, 1, i]``: the same arguments write the same bytes.
+
+    Idempotent and safe across processes: under an exclusive lock on
+    ``<root>.lock`` it returns at once when ``<root>/synthetic_la.json``
+    matches the arguments and every file exists; otherwise it writes into a
+    temporary sibling folder and renames it into place. A ``root`` that
+    holds other data (no manifest) is never overwritten.
+
+    Args:
+        root (str): Output folder.
+        num_train (int): Training cases. Defaults to 24.
+        num_test (int): Test cases. Defaults to 8.
+        shape (Sequence[int]): Volume shape ``(D, H, W)``. Defaults to
+            ``(48, 96, 96)`` (about 0.15 s per case).
+        seed (int): Seed. Defaults to 0.
+        force (bool): Regenerate even if complete. Defaults to False.
+
+    Returns:
+        str: ``root``.
+    """
+    if len(shape) != 3 or min(shape) < 8:
+        raise ValueError(f'shape must be (D, H, W) with every side >= 8, got {tuple(shape)}.')
+    if num_train < 1 or num_test < 0:
+        raise ValueError(f'num_train must be >= 1 and num_test >= 0, got {num_train}, {num_test}.')
+    root = osp.abspath(osp.expanduser(root))
+    manifest = _manifest(num_train, num_test, shape, seed)
+    parent = osp.dirname(root)
+    os.makedirs(parent, exist_ok=True)
+    with _locked(root + '.lock'):
+        if not force and _is_complete(root, manifest):
+            return root
+        if osp.isdir(root) and os.listdir(root) and not osp.isfile(osp.join(root, MANIFEST)):
+            raise FileExistsError(
+                f'{root!r} exists and holds files that are not synthetic LA data (no '
+                f'{MANIFEST}); choose another data_root.')
+        MMLogger.get_current_instance().info(
+            f'Generating synthetic LA data in {root!r}: {num_train} train + {num_test} test '
+            f'volumes of shape (D, H, W)={tuple(shape)}, seed={seed}.')
+        tmp = tempfile.mkdtemp(prefix='.synthetic_la.', dir=parent)
+        try:
+            for split, prefix, n in ((0, 'synth_train_', num_train), (1, 'synth_test_', num_test)):
+                ids = _case_ids(prefix, n)
+                for i, case_id in enumerate(ids):
+                    img, lab = synthesize_la_volume(np.random.default_rng([seed, split, i]), shape)
+                    _write_case(osp.join(tmp, CASE_DIR, case_id, CASE_FILE), img, lab)
+                list_name = 'train.list' if split == 0 else 'test.list'
+                with open(osp.join(tmp, list_name), 'w', encoding='utf-8') as f:
+                    f.write(''.join(i + '\n' for i in ids))
+            with open(osp.join(tmp, MANIFEST), 'w', encoding='utf-8') as f:
+                json.dump(manifest, f, indent=2)
+            old = None
+            if osp.exists(root):
+                old = tempfile.mkdtemp(prefix='.synthetic_la_old.', dir=parent)
+                os.rename(root, osp.join(old, 'data'))
+            os.rename(tmp, root)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return root
+
+
+@DATASETS.register_module()
+class SyntheticLADataset(LADataset):
+    """:class:`LADataset` on synthetic LA-like volumes generated on first use.
+
+    Defaults: 24 train ids (``train.list``, the labeled ones first as in the
+    field) and 8 test ids (``test.list``), volumes ``(D, H, W) = (48, 96,
+    96)``, seed 0 (see :func:`generate_synthetic_la`); generation takes a few
+    seconds and is skipped when the data are already there. Safe when
+    several ranks build the dataset at once (file lock + atomic rename).
+
+    Args:
+        data_root (str, optional): Folder to generate into and read from.
+            None means ``$FDPL_DATA_ROOT/synthetic_la`` (``data/synthetic_la``
+            when the variable is unset).
+        generate (dict, optional): Arguments of
+            :func:`generate_synthetic_la` (``num_train``, ``num_test``,
+            ``shape``, ``seed``). Defaults to None (the defaults above).
+        **kwargs: :class:`LADataset` arguments (``ann_file``, ``subset``,
+            ``labeled_num``, ``num_val``, ``pipeline``, ...).
+
+    Example:
+        >>> ds = SyntheticLADataset(data_root='data/synthetic_la', subset='labeled',
+        ...                         labeled_num=4, num_val=4, generate=dict(seed=0))
+    """
+
+    DEFAULT_SUBDIR: str = 'synthetic_la'
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 generate: Optional[dict] = None,
+                 **kwargs) -> None:
+        root = resolve_data_root(data_root, self.DEFAULT_SUBDIR, type(self).__name__)
+        generate_synthetic_la(root, **(generate or {}))
+        super().__init__(data_root=root, **kwargs)

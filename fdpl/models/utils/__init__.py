@@ -1,0 +1,3 @@
+from .teacher_mode import TEACHER_MODES, teacher_mode
+
+__all__ = ['teacher_mode', 'TEACHER_MODES']
