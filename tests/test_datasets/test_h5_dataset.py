@@ -43,10 +43,15 @@ def _ids(ds):
 
 
 # ----------------------------------------------------------------- real LA sample
+def _la(**kw):
+    kw.setdefault('serialize_data', False)
+    return LADataset(**kw)
+
+
 @needs_la
 def test_la_sample_subsets():
     root = str(LA_SAMPLE)
-    all_ = LADataset(data_root=root, validate=True)
+    all_ = _la(data_root=root, validate=True)
     assert _ids(all_) == LA_TRAIN
     info = all_.get_data_info(0)
     assert info['labeled'] is True and info['num_classes'] == 2
@@ -54,10 +59,10 @@ def test_la_sample_subsets():
     assert info['img_path'].endswith('2018LA_Seg_Training Set/8M99G0JLAXG9GLPV0O8G/mri_norm2.h5')
     assert all_.metainfo['classes'] == ('background', 'left_atrium')
 
-    lab = LADataset(data_root=root, subset='labeled', labeled_num=1, num_val=1)
-    unl = LADataset(data_root=root, subset='unlabeled', labeled_num=1, num_val=1, validate=True)
-    val = LADataset(data_root=root, subset='val', num_val=1, validate=True)
-    train = LADataset(data_root=root, subset='train', num_val=1)
+    lab = _la(data_root=root, subset='labeled', labeled_num=1, num_val=1)
+    unl = _la(data_root=root, subset='unlabeled', labeled_num=1, num_val=1, validate=True)
+    val = _la(data_root=root, subset='val', num_val=1, validate=True)
+    train = _la(data_root=root, subset='train', num_val=1)
     assert _ids(lab) == LA_TRAIN[:1]
     assert _ids(unl) == LA_TRAIN[1:2]
     assert _ids(val) == LA_TRAIN[2:]
@@ -66,7 +71,7 @@ def test_la_sample_subsets():
     assert unl.get_data_info(0)['labeled'] is False
     assert lab.resolved_labeled_num == 1 and unl.resolved_labeled_num == 1
 
-    test = LADataset(data_root=root, ann_file='test.list')
+    test = _la(data_root=root, ann_file='test.list')
     assert _ids(test) == ['UPT6DX9IQY9JAZ7HJKA7', 'VIXBEFTNVHZWKAKURJBN']
 
     both = ConcatDataset([lab, unl])
@@ -76,14 +81,14 @@ def test_la_sample_subsets():
 @needs_la
 def test_la_sample_ratio_and_env(tmp_path, monkeypatch):
     # ratio of N_train = 3 - 1 = 2 training cases: 0.5 -> 1, 1.0 -> 2
-    ds = LADataset(data_root=str(LA_SAMPLE), subset='labeled', labeled_num=0.5, num_val=1)
+    ds = _la(data_root=str(LA_SAMPLE), subset='labeled', labeled_num=0.5, num_val=1)
     assert ds.resolved_labeled_num == 1
-    ds = LADataset(data_root=str(LA_SAMPLE), subset='labeled', labeled_num=1.0)
+    ds = _la(data_root=str(LA_SAMPLE), subset='labeled', labeled_num=1.0)
     assert _ids(ds) == LA_TRAIN
     # data_root=None -> $FDPL_DATA_ROOT/LA
     (tmp_path / 'LA').symlink_to(LA_SAMPLE, target_is_directory=True)
     monkeypatch.setenv('FDPL_DATA_ROOT', str(tmp_path))
-    assert _ids(LADataset()) == LA_TRAIN
+    assert _ids(_la()) == LA_TRAIN
     # built from the registry
     ds = DATASETS.build(dict(type='LADataset', data_root=str(LA_SAMPLE), subset='val', num_val=2))
     assert _ids(ds) == LA_TRAIN[1:]
@@ -92,7 +97,7 @@ def test_la_sample_ratio_and_env(tmp_path, monkeypatch):
 @needs_la
 def test_la_sample_pipeline_loads():
     init_default_scope('fdpl')
-    ds = LADataset(data_root=str(LA_SAMPLE), subset='val', num_val=1,
+    ds = _la(data_root=str(LA_SAMPLE), subset='val', num_val=1,
                    pipeline=[dict(type='LoadH5Volume')])
     out = ds[0]
     assert out['img'].shape == (1, 88, 134, 180)  # stored (180, 134, 88) = (W, H, D)

@@ -113,7 +113,7 @@ class BaseVolSegmentor(BaseModel):
             records = sample.metainfo.get('transforms') or []
             if records:
                 probs = torch.as_tensor(
-                    invert_record(probs.cpu().numpy(), records, is_label=False))
+                    invert_record(probs.cpu().numpy(), records))
             pred = probs.argmax(0)
             if self.test_cfg['lcc']:
                 pred = torch.as_tensor(
