@@ -35,7 +35,8 @@ def main() -> None:
     args = parse_args()
     import fdpl  # noqa: F401
     from fdpl.evaluation.report import format_table, write_metrics
-    from fdpl.utils import check_config
+    from fdpl.utils import add_cwd_to_path, check_config, setup_cpu_distributed
+    add_cwd_to_path()  # custom_imports such as 'projects.<name>.<pkg>' resolve from here
     for path, what in ((args.config, 'Config'), (args.checkpoint, 'Checkpoint')):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} file {path!r} does not exist')
@@ -53,6 +54,7 @@ def main() -> None:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PredictionWriterHook', out_dir=args.out, show_dir=args.show_dir)]
     check_config(cfg, train=False)
+    setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.test()
     metric = runner.test_evaluator.metrics[0]

@@ -30,7 +30,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     import fdpl  # noqa: F401  (registers modules and safe checkpoint loading)
-    from fdpl.utils import check_config, plot_work_dir_curves
+    from fdpl.utils import (add_cwd_to_path, check_config, plot_work_dir_curves,
+                            setup_cpu_distributed)
+    add_cwd_to_path()  # custom_imports such as 'projects.<name>.<pkg>' resolve from here
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'Config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)
@@ -51,6 +53,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
     check_config(cfg)
+    setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
     plot_work_dir_curves(runner.log_dir)

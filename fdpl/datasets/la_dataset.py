@@ -24,8 +24,12 @@ class LADataset(H5SegDataset):
         subset (str): See :class:`H5SegDataset`. Defaults to ``'all'``.
         labeled_num (int | float, optional): See :class:`H5SegDataset`.
         num_val (int): See :class:`H5SegDataset`. Defaults to 0.
+        validate (bool): Open every file's header when the dataset is
+            built, so that a truncated file or a missing ``image`` /
+            ``label`` dataset fails before training, naming the file (a few
+            milliseconds per case). Defaults to True.
         **kwargs: Other :class:`H5SegDataset` arguments (``pipeline``,
-            ``validate``, ``lazy_init``, ...).
+            ``lazy_init``, ...).
     """
 
     METAINFO: dict = dict(classes=('background', 'left_atrium'))
@@ -38,6 +42,7 @@ class LADataset(H5SegDataset):
                  subset: str = 'all',
                  labeled_num: Union[int, float, None] = None,
                  num_val: int = 0,
+                 validate: bool = True,
                  **kwargs) -> None:
         super().__init__(
             data_root=data_root,
@@ -46,4 +51,5 @@ class LADataset(H5SegDataset):
             subset=subset,
             labeled_num=labeled_num,
             num_val=num_val,
+            validate=validate,
             **kwargs)

@@ -1,4 +1,5 @@
 from .config_check import check_config
 from .curves import plot_work_dir_curves
+from .setup_env import add_cwd_to_path, setup_cpu_distributed
 
-__all__ = ['check_config', 'plot_work_dir_curves']
+__all__ = ['check_config', 'plot_work_dir_curves', 'add_cwd_to_path', 'setup_cpu_distributed']

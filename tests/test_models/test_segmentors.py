@@ -13,7 +13,6 @@ import torch
 import torch.nn as nn
 from mmengine.registry import DefaultScope
 
-import fdpl.models  # noqa: F401  (registers the models)
 from fdpl.datasets.transforms import Resample3D
 from fdpl.models import (CEDiceLoss, SemiSupervisedSegmentor, SupervisedSegmentor,
                          VolSegDataPreprocessor)

@@ -459,6 +459,11 @@ def test_plugin_strategy_builds_from_registry(plugin):
     res = strategy(threshold_teacher, ctx, mask, ORIGIN, SIZE)
     assert res.labels.shape == (2, *SIZE) and (res.labels == 1).all()
     assert res.stats == {'value': 1.0}
+    # a hook config can name it like a built-in strategy
+    from fdpl.engine.hooks import PseudoLabelHook
+    hook = PseudoLabelHook(strategies=dict(const=dict(type=plugin, value=0)))
+    assert isinstance(hook.strategies['const'], ConstantPseudoLabel)
+    assert hook.strategies['const'].value == 0
     # the built-in strategies are found through the same registry
     assert isinstance(PSEUDO_LABELERS.build(dict(type='DynamicPseudoLabel')), DynamicPseudoLabel)
     assert isinstance(PSEUDO_LABELERS.build(dict(type='CutMix')), CutMix)

@@ -83,9 +83,11 @@ class LoadH5Volume(BaseTransform):
     """Load an image (and label) from an HDF5 file such as LA's ``mri_norm2.h5``.
 
     Required keys: ``img_path``; optional ``seg_map_path`` (defaults to
-    ``img_path``: image and label in one file) and ``num_classes``.
-    Added keys: ``img``, ``gt_seg_map`` (if ``with_label``), ``ori_shape``,
-    ``spacing``, ``affine``, ``transforms``.
+    ``img_path``: image and label in one file), ``num_classes`` and
+    ``labeled``. Added keys: ``img``, ``gt_seg_map`` (if ``with_label``),
+    ``ori_shape``, ``spacing``, ``affine``, ``transforms``. An unlabeled case
+    (``results['labeled']`` False) may lack the label: it then gets no
+    ``gt_seg_map`` instead of an error.
 
     The stored arrays are ``(W, H, D)`` for LA (``axis_order='WHD'``) and are
     transposed to ``(D, H, W)``. A 4-D stored image is read as channels
@@ -126,8 +128,12 @@ class LoadH5Volume(BaseTransform):
         self.num_classes = num_classes
 
     @staticmethod
-    def _read(path: str, keys: Sequence[str]) -> Tuple[Dict[str, np.ndarray], Dict]:
-        """Read datasets ``keys`` and the file attributes of ``path``."""
+    def _read(path: str, keys: Sequence[str],
+              optional: Sequence[str] = ()) -> Tuple[Dict[str, np.ndarray], Dict]:
+        """Read datasets ``keys`` and the file attributes of ``path``.
+
+        Keys listed in ``optional`` are skipped when the file lacks them.
+        """
         import h5py
         if not osp.isfile(path):
             raise FileNotFoundError(f'HDF5 file not found: {path}')
@@ -135,6 +141,8 @@ class LoadH5Volume(BaseTransform):
         try:
             with h5py.File(path, 'r') as f:
                 for key in keys:
+                    if key not in f and key in optional:
+                        continue
                     if key not in f:
                         raise KeyError(f'key {key!r} not in HDF5 file {path}; '
                                        f'available keys: {sorted(f.keys())}')
@@ -160,7 +168,9 @@ class LoadH5Volume(BaseTransform):
         seg_path = str(results.get('seg_map_path') or img_path)
         same_file = self.with_label and seg_path == img_path
         keys = [self.img_key, self.label_key] if same_file else [self.img_key]
-        arrays, attrs = self._read(img_path, keys)
+        # an unlabeled case may have no label (it is read for monitoring only)
+        optional = (self.label_key, ) if results.get('labeled', True) is False else ()
+        arrays, attrs = self._read(img_path, keys, optional)
         img = arrays[self.img_key]
         if img.ndim == 3:
             img = img[None]
@@ -174,10 +184,12 @@ class LoadH5Volume(BaseTransform):
         results['img'] = img
         shape = img.shape[1:]
 
-        if self.with_label:
-            label = (
-                arrays[self.label_key]
-                if same_file else self._read(seg_path, [self.label_key])[0][self.label_key])
+        label = None
+        if self.with_label and same_file:
+            label = arrays.get(self.label_key)
+        elif self.with_label and not (optional and not osp.isfile(seg_path)):
+            label = self._read(seg_path, [self.label_key], optional)[0].get(self.label_key)
+        if label is not None:
             if label.ndim != 3 or label.transpose(self._perm).shape != shape:
                 raise ValueError(f'label {self.label_key!r} of {seg_path} has shape '
                                  f'{label.shape}, image {self.img_key!r} of {img_path} has '

@@ -45,6 +45,6 @@ class PredictionWriterHook(Hook):
                 img = data_batch['inputs'][i][0].cpu().numpy()
                 records = sample.metainfo.get('transforms') or []
                 if records:
-                    img = invert_record(img[None], records, is_label=False)[0]
+                    img = invert_record(img[None], records)[0]
                 gt = sample.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in sample else None
                 save_overlays(img, pred, gt, osp.join(self.show_dir, f'{case}.png'))

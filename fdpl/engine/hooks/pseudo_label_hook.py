@@ -54,8 +54,9 @@ class PseudoLabelHook(Hook):
 
     Args:
         strategies (dict): ``name -> strategy config`` (registry
-            ``PSEUDO_LABELERS``). Defaults to ``fix=FixedPseudoLabel``,
-            ``dyn=DynamicPseudoLabel``.
+            ``PSEUDO_LABELERS``); a ``None`` value switches a strategy off
+            (e.g. ``strategies=dict(fix=..., dyn=None)``). Defaults to
+            ``fix=FixedPseudoLabel``, ``dyn=DynamicPseudoLabel``.
         cut (dict, optional): CUT config (``type='CutMix'``); None disables
             CUT. Defaults to ``dict(type='CutMix')``.
         teacher_mode (str): 'train_frozen', 'eval' or 'train', see
@@ -77,10 +78,10 @@ class PseudoLabelHook(Hook):
                  warmup_iters: int = 0, rampup_iters: int = 6000, rampup_step: int = 150,
                  ramp: str = 'sigmoid', seed: Optional[int] = None, monitor: bool = True) -> None:
         strategies = DEFAULT_STRATEGIES if strategies is None else strategies
-        if not strategies:
-            raise ValueError('PseudoLabelHook needs at least one strategy')
         self.strategies: Dict[str, BasePseudoLabeler] = OrderedDict()
         for name, cfg in strategies.items():
+            if cfg is None:  # a config switched this strategy off
+                continue
             if '_' in name or not name.isidentifier():
                 raise ValueError(f'Strategy name {name!r} must be an identifier without "_"')
             strategy = PSEUDO_LABELERS.build(cfg) if isinstance(cfg, dict) else cfg
@@ -88,6 +89,8 @@ class PseudoLabelHook(Hook):
                 raise TypeError(f'Strategy {name!r} is a {type(strategy).__name__}, '
                                 'expected a BasePseudoLabeler subclass')
             self.strategies[name] = strategy
+        if not self.strategies:
+            raise ValueError('PseudoLabelHook needs at least one strategy that is not None')
         self.cut = PSEUDO_LABELERS.build(cut) if isinstance(cut, dict) else cut
         if teacher_mode not in ('train_frozen', 'eval', 'train'):
             raise ValueError(f"teacher_mode must be 'train_frozen', 'eval' or 'train', "
