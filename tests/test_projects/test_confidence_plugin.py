@@ -114,6 +114,7 @@ def test_weights_reach_the_loss(tmp_path, monkeypatch):
         assert not {'w_dyn_1', 'w_dyn_2'} & fields
     model.unsup_weight = 1.0
 
+    @torch.no_grad()
     def losses():
         torch.manual_seed(1)  # same dropout and input noise in every call
         return {k: float(v) for k, v in model(**data, mode='loss').items()}
