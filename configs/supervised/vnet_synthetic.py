@@ -10,7 +10,7 @@ param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, b
                         end=max_iters)]
 model = dict(
     backbone=dict(base_channels=8),
-    test_cfg=dict(mode='classic', patch_size=(32, 64, 64), stride=(8, 16, 16)))
+    test_cfg=dict(mode='classic', patch_size=(16, 48, 48), stride=(4, 8, 8)))
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=100))
 train_dataloader = dict(
     _delete_=True, batch_size=4, num_workers=1, persistent_workers=True,

@@ -168,7 +168,10 @@ class H5SegDataset(BaseDataset):
         """
         owner = type(self).__name__
         ids = read_id_list(self.ann_file, owner)
-        selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val, owner)
+        try:
+            selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val, owner)
+        except ValueError as e:
+            raise ValueError(f'{e} (list file {self.ann_file!r})') from e
         if self.subset in ('labeled', 'unlabeled'):
             num_train = len(ids) - self.num_val
             self.resolved_labeled_num = (

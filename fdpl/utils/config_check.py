@@ -28,7 +28,7 @@ def _require(cfg: Config, keys: Iterable[str], path: str = '') -> None:
 def _check_unknown_keys(cfg: Config) -> None:
     """Refuse a top-level key that looks like a misspelled Runner key.
 
-    Configs also hold helper variables (``data_root``, ``patch_size``, ...),
+    Configs also hold their own variables (``data_root``, ``patch_size``, ...),
     so only a key close to a known one (and not itself known) is refused:
     the Runner would silently ignore it, e.g. ``trian_cfg`` next to an
     inherited ``train_cfg``. Keys starting with ``_`` are never checked.
@@ -36,7 +36,7 @@ def _check_unknown_keys(cfg: Config) -> None:
     for key in cfg.keys():
         if key in _RUNNER_KEYS or key.startswith('_'):
             continue
-        close = difflib.get_close_matches(key, _RUNNER_KEYS, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(key, sorted(_RUNNER_KEYS), n=1, cutoff=0.8)
         if close:
             raise KeyError(f'Config {cfg.filename!r} has an unknown top-level key {key!r}, which '
                            f'the Runner would ignore; did you mean {close[0]!r}?')

@@ -1,5 +1,6 @@
 """Process-level setup shared by ``tools/train.py`` and ``tools/test.py``."""
 import datetime
+import logging
 import os
 import sys
 from typing import Optional
@@ -70,8 +71,8 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     backend = dist_cfg.pop('backend', 'gloo')
     if backend == 'nccl':
         print_log('env_cfg.dist_cfg.backend=nccl needs CUDA, which is not available; using '
-                  "gloo (set --cfg-options env_cfg.dist_cfg.backend=gloo to silence this).",
-                  logger='current', level=30)
+                  'gloo (set --cfg-options env_cfg.dist_cfg.backend=gloo to silence this).',
+                  logger='current', level=logging.WARNING)
         backend = 'gloo'
     if dist_cfg.get('timeout') is not None:
         dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])

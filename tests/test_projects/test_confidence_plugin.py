@@ -19,6 +19,16 @@ PROJECT_CFG = REPO / 'projects' / 'confidence_pseudo_label' / 'configs' / 'fdpl_
 CONF_TINY = REPO / 'tests' / 'data' / 'configs' / 'conf_tiny.py'
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: small 3D convolutions gain nothing from more, and
+    spinning OpenMP threads slow down badly on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _probs(p_fg):
     """Two-class probabilities ``(1, 2, 1, 1, N)`` from foreground values."""
     p = torch.tensor(p_fg, dtype=torch.float32).view(1, 1, 1, 1, -1)
@@ -141,7 +151,8 @@ def test_weights_reach_the_loss(tmp_path, monkeypatch):
 
 def test_train_with_the_plugin(tmp_path):
     """``tools/train.py`` from the repo root, no PYTHONPATH: custom_imports resolves."""
-    env = dict(os.environ, FDPL_DATA_ROOT=str(tmp_path / 'data'))
+    env = dict(os.environ, FDPL_DATA_ROOT=str(tmp_path / 'data'), OMP_NUM_THREADS='1',
+               MKL_NUM_THREADS='1')
     env.pop('PYTHONPATH', None)
     work = tmp_path / 'work'
     cmd = [sys.executable, 'tools/train.py', str(CONF_TINY.relative_to(REPO)), '--work-dir',

@@ -1,11 +1,12 @@
-# The embedded default: deterministic synthetic LA-like volumes (48 x 96 x 96), generated
+# The embedded default: deterministic synthetic LA-like volumes (32 x 64 x 64), generated
 # on first use into $FDPL_DATA_ROOT/synthetic_la in the LA h5 layout. 24 training ids
 # (first 4 labeled, last 4 held out for validation, 16 unlabeled) and 8 test ids.
 _base_ = ['./la.py']
 data_root = '{{$FDPL_DATA_ROOT:data}}/synthetic_la'
 dataset_type = 'SyntheticLADataset'
-patch_size = (32, 64, 64)
-max_shift = (0, 16, 16)
+generate = dict(num_train=24, num_test=8, shape=(32, 64, 64), seed=0)
+patch_size = (16, 48, 48)
+max_shift = (0, 12, 12)
 labeled_num = 4
 num_val = 4
 
@@ -22,14 +23,18 @@ unlabeled_pipeline = [
     dict(type='PackVolSegInputs'),
 ]
 labeled_set = dict(type=dataset_type, data_root=data_root, ann_file='train.list',
+                   generate=generate,
                    subset='labeled', labeled_num=labeled_num, num_val=num_val,
                    pipeline=train_pipeline)
 unlabeled_set = dict(type=dataset_type, data_root=data_root, ann_file='train.list',
+                     generate=generate,
                      subset='unlabeled', labeled_num=labeled_num, num_val=num_val,
                      pipeline=unlabeled_pipeline)
 train_dataloader = dict(
     num_workers=1, persistent_workers=True,
     dataset=dict(type='ConcatDataset', datasets=[labeled_set, unlabeled_set]))
 val_dataloader = dict(num_workers=0, dataset=dict(
-    type=dataset_type, data_root=data_root, labeled_num=labeled_num, num_val=num_val))
-test_dataloader = dict(num_workers=0, dataset=dict(type=dataset_type, data_root=data_root))
+    type=dataset_type, data_root=data_root, labeled_num=labeled_num, num_val=num_val,
+    generate=generate))
+test_dataloader = dict(
+    num_workers=0, dataset=dict(type=dataset_type, data_root=data_root, generate=generate))

@@ -6,13 +6,14 @@ _base_ = [
 ]
 max_iters = 600
 labeled_num = 8
-train_cfg = dict(max_iters=max_iters, val_interval=200)
+# validated once, at the end (validation costs ~1 min here); last-iteration checkpoint
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, begin=0,
                         end=max_iters)]
 model = dict(
     backbone=dict(base_channels=8),
     test_cfg=dict(mode='classic', patch_size=(32, 64, 64), stride=(4, 16, 16)))
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=200))
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_iters))
 train_dataloader = dict(
     _delete_=True, batch_size=4, num_workers=1, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
