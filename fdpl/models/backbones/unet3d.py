@@ -15,6 +15,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from fdpl.registry import MODELS
+from ._input_check import check_volume_input
 
 #: Number of resolution levels (the deepest one is the bottleneck).
 _NUM_LEVELS = 5
@@ -171,15 +172,7 @@ class UNet3D(BaseModule):
             super().init_weights()
 
     def _check_input(self, x: Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 5:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f'UNet3D expects an input of shape (B, C, D, H, W), got {shape}')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f'UNet3D was built with in_channels={self.in_channels}, '
-                             f'got an input of shape {tuple(x.shape)}')
-        if any(s % self.size_divisor for s in x.shape[2:]):
-            raise ValueError(f'UNet3D needs every spatial side (D, H, W) to be divisible by '
-                             f'{self.size_divisor}, got an input of shape {tuple(x.shape)}')
+        check_volume_input(x, 'UNet3D', self.in_channels, self.size_divisor)
 
     def forward(self, x: Tensor) -> Tensor:
         """Segment a batch of volumes.
