@@ -16,6 +16,10 @@ def parse_args() -> argparse.Namespace:
                         help='resume from a checkpoint; without a path, from the latest one '
                         'in the work dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic algorithms where torch has them (and cuDNN '
+                        'deterministic, no benchmark); dataloader workers are always seeded '
+                        'from the run seed. Sets randomness.deterministic=True')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -43,6 +47,12 @@ def main() -> None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.deterministic:
+        cfg.randomness = dict(cfg.get('randomness') or {}, deterministic=True)
+        cfg.env_cfg = dict(cfg.get('env_cfg') or {}, cudnn_benchmark=False)
+    if cfg.get('randomness', {}).get('deterministic'):
+        # cuBLAS needs a fixed workspace for deterministic matrix products on CUDA
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
