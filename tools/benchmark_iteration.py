@@ -11,7 +11,12 @@ run (the machine may be shared and noisy):
 Usage::
 
     python tools/benchmark_iteration.py SUP_CONFIG FDPL_CONFIG [--iters 5] [--warmup 1]
-        [--out benchmark.json]
+        [--out benchmark.json] [--deterministic-cost]
+
+``--deterministic-cost`` times every step twice per iteration, with
+``torch.use_deterministic_algorithms`` (and cuDNN deterministic, no
+benchmark) off and on, alternating which goes first, and reports the ratio:
+the measured cost of ``tools/train.py --deterministic``.
 """
 import argparse
 import json
@@ -56,6 +61,8 @@ def main() -> None:
     parser.add_argument('--iters', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--out', default=None, help='write the timings as JSON')
+    parser.add_argument('--deterministic-cost', action='store_true',
+                        help='also time each step with deterministic algorithms on')
     args = parser.parse_args()
 
     import fdpl  # noqa: F401
@@ -83,8 +90,12 @@ def main() -> None:
         if device == 'cuda':
             torch.cuda.synchronize()
 
-    rows = dict(sup_step=[], pseudo_labels=[], fdpl_student_step=[], fdpl_total=[])
-    for it in range(args.warmup + args.iters):
+    def set_deterministic(on: bool) -> None:
+        torch.use_deterministic_algorithms(on)
+        torch.backends.cudnn.deterministic = on
+        torch.backends.cudnn.benchmark = False
+
+    def one_iteration() -> dict:
         sup.train()
         b = _batch(sup_batch_size, 0, patch, shift, device)
         sync(); t0 = time.perf_counter()
@@ -98,13 +109,24 @@ def main() -> None:
         sync(); t1 = time.perf_counter()
         semi.train_step(b, semi_optim)
         sync(); t2 = time.perf_counter()
-        if it >= args.warmup:
-            rows['sup_step'].append(t_sup)
-            rows['pseudo_labels'].append(t1 - t0)
-            rows['fdpl_student_step'].append(t2 - t1)
-            rows['fdpl_total'].append(t2 - t0)
-        print(f'iter {it}: supervised {t_sup:.3f} s | FDPL {t2 - t0:.3f} s '
-              f'(pseudo-labels {t1 - t0:.3f} s)', flush=True)
+        return dict(sup_step=t_sup, pseudo_labels=t1 - t0, fdpl_student_step=t2 - t1,
+                    fdpl_total=t2 - t0)
+
+    modes = ('', '_det') if args.deterministic_cost else ('', )
+    rows = {k + m: [] for m in modes
+            for k in ('sup_step', 'pseudo_labels', 'fdpl_student_step', 'fdpl_total')}
+    for it in range(args.warmup + args.iters):
+        order = modes if it % 2 == 0 else modes[::-1]
+        for mode in order:
+            set_deterministic(mode == '_det')
+            times = one_iteration()
+            if it >= args.warmup:
+                for k, v in times.items():
+                    rows[k + mode].append(v)
+            print(f"iter {it}{' deterministic' if mode else ''}: supervised "
+                  f"{times['sup_step']:.3f} s | FDPL {times['fdpl_total']:.3f} s "
+                  f"(pseudo-labels {times['pseudo_labels']:.3f} s)", flush=True)
+    set_deterministic(False)
     med = {k: statistics.median(v) for k, v in rows.items()}
     result = dict(
         device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu',
@@ -115,6 +137,13 @@ def main() -> None:
     print(f"\nmedian of {args.iters}: supervised {med['sup_step']:.3f} s/it, FDPL "
           f"{med['fdpl_total']:.3f} s/it (x{result['fdpl_over_sup']:.2f}); pseudo-labels "
           f"{100 * result['pseudo_label_share']:.1f} % of the FDPL iteration")
+    if args.deterministic_cost:
+        result['deterministic_over_default'] = {
+            k: med[k + '_det'] / med[k] for k in ('sup_step', 'fdpl_total')}
+        ratio = result['deterministic_over_default']
+        print(f"deterministic algorithms: supervised {med['sup_step_det']:.3f} s/it "
+              f"(x{ratio['sup_step']:.3f}), FDPL {med['fdpl_total_det']:.3f} s/it "
+              f"(x{ratio['fdpl_total']:.3f})")
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(result, f, indent=2)

@@ -11,10 +11,14 @@ table (``seeds_table.{json,csv,md}`` in ``WORK_DIR``) has one row per seed
 Jaccard, 95HD and ASD, and the number of empty predictions.
 
 Resumable: a seed whose test metrics exist is not run again; a seed whose
-training stopped part-way resumes from its last checkpoint. The settings of
-the first call (config, cfg-options, split, checkpoint rule, deterministic)
-are stored in ``WORK_DIR/run_seeds.json``; a later call with other settings
-on the same folder is refused, so one table never mixes two settings.
+training stopped part-way resumes from its last checkpoint. The training
+settings of the first call (config, cfg-options, deterministic) are stored in
+``WORK_DIR/run_seeds.json``; a later call with other training settings on the
+same folder is refused, so one table never mixes two settings. The
+evaluation settings may change: ``--split val`` then ``--split test`` on the
+same folder trains once and writes one table per split
+(``seeds_table.*`` for the test split with the last checkpoint,
+``seeds_table_<split>[_best].*`` otherwise).
 
 ``--jobs N`` runs N seeds at once, each with ``cpu_count // N`` threads
 unless ``OMP_NUM_THREADS`` is set; logs go to ``seed_k/train.log`` and
@@ -66,9 +70,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def _settings(args: argparse.Namespace) -> Dict:
-    return dict(config=osp.relpath(osp.abspath(args.config), REPO), split=args.split,
-                checkpoint=args.checkpoint, deterministic=bool(args.deterministic),
-                cfg_options=list(args.cfg_options))
+    return dict(config=osp.relpath(osp.abspath(args.config), REPO),
+                deterministic=bool(args.deterministic), cfg_options=list(args.cfg_options))
+
+
+def _eval_name(args: argparse.Namespace) -> str:
+    """Suffix naming an evaluation setting: '' for the test split and the last checkpoint."""
+    name = '' if args.split == 'test' else f'_{args.split}'
+    return name + ('_best' if args.checkpoint == 'best' else '')
 
 
 def _check_settings(work_dir: str, settings: Dict) -> None:
@@ -148,7 +157,8 @@ def run_seed(seed: int, args: argparse.Namespace, work_dir: str, max_iters: int,
     """Train (or resume) and test one seed; return its table row."""
     from fdpl.evaluation.seed_table import row_from_metrics
     seed_dir = osp.join(work_dir, f'seed_{seed}')
-    test_dir = osp.join(seed_dir, f'test_{args.split}')
+    test_dir = osp.join(seed_dir, f'test_{args.split}' + ('_best' if args.checkpoint == 'best'
+                                                           else ''))
     metrics_path = osp.join(test_dir, 'metrics.json')
     timing_path = osp.join(seed_dir, 'run_seeds_timing.json')
     timing = {}
@@ -177,8 +187,8 @@ def run_seed(seed: int, args: argparse.Namespace, work_dir: str, max_iters: int,
                '--split', args.split] + opts
         start = time.time()
         _run_logged(cmd, osp.join(seed_dir, f'test_{args.split}.log'), echo, env)
-        timing['test_wall_s'] = time.time() - start
-        timing['checkpoint'] = ckpt
+        timing[f'test{_eval_name(args)}_wall_s'] = time.time() - start
+        timing[f'checkpoint{_eval_name(args)}'] = ckpt
         with open(timing_path, 'w', encoding='utf-8') as f:
             json.dump(timing, f, indent=2)
     else:
@@ -186,9 +196,9 @@ def run_seed(seed: int, args: argparse.Namespace, work_dir: str, max_iters: int,
     with open(metrics_path, encoding='utf-8') as f:
         metrics = json.load(f)
     return row_from_metrics(seed, metrics, work_dir=seed_dir,
-                            checkpoint=timing.get('checkpoint'),
+                            checkpoint=timing.get(f'checkpoint{_eval_name(args)}'),
                             train_wall_s=timing.get('train_wall_s'),
-                            test_wall_s=timing.get('test_wall_s'))
+                            test_wall_s=timing.get(f'test{_eval_name(args)}_wall_s'))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -219,9 +229,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     if failed:
         raise SystemExit('some seeds failed:\n' + '\n'.join(failed))
     rows.sort(key=lambda r: r['seed'])
-    table = dict(settings, seeds=sorted(args.seeds), rows=rows, summary=summarize_seeds(rows),
+    table = dict(settings, split=args.split, checkpoint=args.checkpoint,
+                 seeds=sorted(args.seeds), rows=rows, summary=summarize_seeds(rows),
                  wall_s_this_call=round(time.time() - start, 1))
-    paths = write_seeds_table(work_dir, table)
+    paths = write_seeds_table(work_dir, table, name='seeds_table' + _eval_name(args))
     print(format_seeds_markdown(table))
     print('written: ' + ', '.join(paths))
 

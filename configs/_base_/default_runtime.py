@@ -17,6 +17,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=2,
                     save_best='dice', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-# RNG states saved and restored on resume; checkpoints kept loadable with weights_only=True
-runtime_hooks = [dict(type='RNGStateHook'), dict(type='SafeCheckpointHook')]
+# env.json in the work dir and provenance in checkpoint meta['fdpl']; RNG states saved and
+# restored on resume; checkpoints kept loadable with weights_only=True
+runtime_hooks = [
+    dict(type='RunRecordHook'), dict(type='RNGStateHook'), dict(type='SafeCheckpointHook')]
 custom_hooks = runtime_hooks

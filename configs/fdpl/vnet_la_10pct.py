@@ -4,10 +4,12 @@ _base_ = [
     '../_base_/schedules/iters_9k.py', '../_base_/default_runtime.py'
 ]
 labeled_num = 8
+split_file = _base_.split_dir + '/la_labeled8_canonical.json'
 train_dataloader = dict(dataset=dict(datasets=[
-    dict(_base_.labeled_set, labeled_num=labeled_num),
-    dict(_base_.unlabeled_set, labeled_num=labeled_num)
+    dict(_base_.labeled_set, labeled_num=labeled_num, split_file=split_file),
+    dict(_base_.unlabeled_set, labeled_num=labeled_num, split_file=split_file)
 ]))
-val_dataloader = dict(dataset=dict(labeled_num=labeled_num))
+val_dataloader = dict(dataset=dict(labeled_num=labeled_num, split_file=split_file))
+test_dataloader = dict(dataset=dict(split_file=split_file))
 pseudo_label_hook = _base_.pseudo_label_hook
 custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]

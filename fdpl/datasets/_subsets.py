@@ -7,6 +7,9 @@ Subset semantics (one list of ``N`` case ids, ``num_val`` held out):
 * ``labeled``: the first ``labeled_num`` ids of ``train``;
 * ``unlabeled``: the remaining ``train`` ids;
 * ``all``: the whole list.
+
+With a split file (option ``split_file``, see :mod:`fdpl.datasets.splits`)
+the ids come from the file instead: :func:`select_split_ids`.
 """
 import math
 import os
@@ -16,12 +19,14 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from mmengine.logging import MMLogger
 
+from .splits import SPLIT_SUBSETS, load_split, split_subset_ids
+
 #: Environment variable naming the parent folder of the data sets.
 DATA_ROOT_ENV = 'FDPL_DATA_ROOT'
 #: Subsets understood by every volume dataset of fdpl.
 SUBSETS = ('all', 'train', 'labeled', 'unlabeled', 'val')
-#: Subsets whose cases are used with their labels.
-LABELED_SUBSETS = ('all', 'train', 'labeled', 'val')
+#: Subsets whose cases are used with their labels (``'test'`` needs a split file).
+LABELED_SUBSETS = ('all', 'train', 'labeled', 'val', 'test')
 
 
 def resolve_data_root(data_root: Optional[str], default_subdir: str, owner: str) -> str:
@@ -87,7 +92,9 @@ def check_subset_options(subset: str, labeled_num: Union[int, float, None], num_
                          owner: str) -> None:
     """Validate the subset options without looking at any file."""
     if subset not in SUBSETS:
-        raise ValueError(f'{owner}: unknown subset {subset!r}; expected one of {SUBSETS}.')
+        hint = (" (subset 'test' needs the option `split_file`)" if subset == 'test' else '')
+        raise ValueError(f'{owner}: unknown subset {subset!r}; expected one of {SUBSETS}'
+                         f'{hint}.')
     if isinstance(num_val, bool) or not isinstance(num_val, int) or num_val < 0:
         raise ValueError(f'{owner}: num_val must be an int >= 0, got {num_val!r}.')
     if labeled_num is None:
@@ -173,3 +180,82 @@ def format_missing(paths: Sequence[str], what: str, owner: str) -> str:
     shown = '\n  '.join(paths[:10])
     more = f'\n  ... and {len(paths) - 10} more' if len(paths) > 10 else ''
     return f'{owner}: {len(paths)} {what} missing:\n  {shown}{more}'
+
+
+def select_split_ids(split_file: str, subset: str, labeled_num: Union[int, float, None],
+                     num_val: int, owner: str) -> Tuple[str, List[str], List[bool], int]:
+    """Select the ids of a subset from a split file (option ``split_file``).
+
+    The file is read and validated (:func:`fdpl.datasets.splits.load_split`);
+    ``labeled_num`` and ``num_val``, when given, must agree with it (an int
+    ``labeled_num`` equal to the file's, a float ratio resolving to it over
+    labeled + unlabeled; ``num_val`` 0 means "not given"). The split is
+    logged in volumes, e.g. ``LADataset: split la_labeled8_canonical.json:
+    8 labeled volumes, 56 unlabeled, 16 val, 20 test``.
+
+    Args:
+        split_file (str): Path of the JSON file (``$VARS`` and ``~``
+            expanded; relative to the working folder).
+        subset (str): One of :data:`fdpl.datasets.splits.SPLIT_SUBSETS`.
+        labeled_num (int | float, optional): As given to the dataset.
+        num_val (int): As given to the dataset.
+        owner (str): Class name used in messages.
+
+    Returns:
+        tuple[str, list[str], list[bool], int]: Absolute path of the file,
+        the ids of the subset (file order), whether each is used with its
+        label (every id not in the ``unlabeled`` part), and the split's
+        labeled count.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file is invalid, the subset is unknown or empty, or
+            an option conflicts with the file; messages name the file and
+            the option.
+    """
+    if not isinstance(split_file, (str, os.PathLike)) or not str(split_file):
+        raise ValueError(f'{owner}: the option `split_file` must be a path (str) or None, got '
+                         f'{split_file!r}.')
+    path = osp.abspath(osp.expanduser(osp.expandvars(str(split_file))))
+    where = f'{owner}: split file {path!r} (option `split_file`)'
+    if subset not in SPLIT_SUBSETS:
+        raise ValueError(f'{where}: unknown subset {subset!r}; expected one of {SPLIT_SUBSETS}.')
+    if isinstance(num_val, bool) or not isinstance(num_val, int) or num_val < 0:
+        raise ValueError(f'{owner}: num_val must be an int >= 0, got {num_val!r}.')
+    try:
+        split = load_split(path)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'{owner}: option `split_file`: {e}') from e
+    except ValueError as e:
+        raise ValueError(f'{owner}: option `split_file`: {e}') from e
+    count = split['labeled_num']
+    num_train = len(split['labeled']) + len(split['unlabeled'])
+    if labeled_num is not None:
+        if isinstance(labeled_num, bool) or not isinstance(labeled_num, (int, float)):
+            raise ValueError(f'{owner}: labeled_num must be an int count or a float ratio in '
+                             f'(0, 1], got {labeled_num!r}.')
+        wanted = labeled_num
+        if isinstance(labeled_num, float):
+            if not 0.0 < labeled_num <= 1.0:
+                raise ValueError(f'{owner}: a float labeled_num is a ratio and must lie in '
+                                 f'(0, 1], got {labeled_num!r}.')
+            wanted = int(math.floor(labeled_num * num_train + 0.5))
+        if wanted != count:
+            raise ValueError(
+                f'{where} has labeled_num={count}, which conflicts with the option '
+                f'`labeled_num`={labeled_num!r}' +
+                (f' ({wanted} of {num_train} training cases)' if wanted != labeled_num else '') +
+                '; drop `labeled_num` or point `split_file` at a file with that many labeled '
+                'cases (tools/make_splits.py).')
+    if num_val and num_val != len(split['val']):
+        raise ValueError(f"{where} holds {len(split['val'])} val ids, which conflicts with the "
+                         f'option `num_val`={num_val}; drop `num_val` or fix the file.')
+    ids = split_subset_ids(split, subset, path)
+    if not ids:
+        raise ValueError(f'{where}: subset {subset!r} is empty in this file.')
+    parts = ', '.join(f'{len(split[p])} {p}' for p in ('unlabeled', 'val', 'test'))
+    MMLogger.get_current_instance().info(
+        f"{owner}: split {osp.basename(path)}: {count} labeled volumes, {parts}; subset "
+        f'{subset!r}: {len(ids)} volumes (from {path}).')
+    unlabeled = set(split['unlabeled'])
+    return path, ids, [i not in unlabeled for i in ids], count

@@ -7,7 +7,7 @@ from mmengine.dataset import BaseDataset
 
 from fdpl.registry import DATASETS
 from ._subsets import (LABELED_SUBSETS, check_data_root, check_subset_options, format_missing,
-                       read_id_list, resolve_data_root, split_ids)
+                       read_id_list, resolve_data_root, select_split_ids, split_ids)
 
 
 def _default_classes(num_classes: int) -> tuple:
@@ -41,6 +41,13 @@ class H5SegDataset(BaseDataset):
     val        the last ``num_val`` ids                   True
     ========== ========================================== ===========
 
+    With a split file (``split_file``, written by ``tools/make_splits.py``,
+    see :mod:`fdpl.datasets.splits`) the ids come from the file and
+    ``ann_file`` is not read: subsets ``'labeled'``, ``'unlabeled'``,
+    ``'val'``, ``'test'``, ``'train'`` (labeled + unlabeled) and ``'all'``
+    (every id of the file), only ``'unlabeled'`` without labels. The split
+    is logged in volumes when the dataset is built.
+
     Every check that can fail (paths, ids, options) runs when the dataset is
     built, before any training, with a message naming the file or option.
 
@@ -49,11 +56,13 @@ class H5SegDataset(BaseDataset):
             None means ``$FDPL_DATA_ROOT/<DEFAULT_SUBDIR>`` (``data/...``
             when the variable is unset); required when the class has no
             ``DEFAULT_SUBDIR``. ``$VARS`` and ``~`` are expanded.
-        ann_file (str): List file, relative to ``data_root``.
+        ann_file (str): List file, relative to ``data_root`` (not read when
+            ``split_file`` is given).
         path_template (str): File of a case, relative to ``data_root``,
             with ``{}`` for the id, e.g. ``'{}.h5'``.
         subset (str): ``'all'``, ``'train'``, ``'labeled'``, ``'unlabeled'``
-            or ``'val'``. Defaults to ``'all'``.
+            or ``'val'``; also ``'test'`` with a ``split_file``. Defaults to
+            ``'all'``.
         labeled_num (int | float, optional): Number of labeled training
             cases (int), or a ratio in ``(0, 1]`` (float) resolved to
             ``round(ratio * N_train)`` and logged, where ``N_train`` = list
@@ -61,6 +70,10 @@ class H5SegDataset(BaseDataset):
             ``'unlabeled'``. Note that the field's "10 % of LA" means 8 of
             the 80 ids of train.list, so give counts to match it.
         num_val (int): Ids held out at the end of the list. Defaults to 0.
+        split_file (str, optional): JSON split file; its ids replace the
+            list and ``num_val``. A ``labeled_num`` (or non-zero
+            ``num_val``) that disagrees with the file is an error naming
+            both values. Defaults to None (the list file, as above).
         num_classes (int): Number of classes, background included; passed
             to the pipeline in every data info. Defaults to 2.
         image_key (str): HDF5 dataset of the image. Defaults to ``'image'``.
@@ -84,6 +97,12 @@ class H5SegDataset(BaseDataset):
     case keeps its ``seg_map_path`` (the loader may read the label for
     monitoring), but no label is required to exist.
 
+    Attributes set at init: ``split_file`` (absolute path or None),
+    ``resolved_labeled_num`` (the split's labeled count with a split file;
+    otherwise the count of labeled cases for the ``'labeled'`` /
+    ``'unlabeled'`` subsets once the list is read, else None) and
+    ``manifest_file`` (always None here).
+
     Example:
         >>> ds = H5SegDataset(data_root='data/LA', ann_file='train.list',
         ...                   path_template='2018LA_Seg_Training Set/{}/mri_norm2.h5',
@@ -101,6 +120,7 @@ class H5SegDataset(BaseDataset):
                  subset: str = 'all',
                  labeled_num: Union[int, float, None] = None,
                  num_val: int = 0,
+                 split_file: Optional[str] = None,
                  num_classes: int = 2,
                  image_key: str = 'image',
                  label_key: str = 'label',
@@ -113,7 +133,17 @@ class H5SegDataset(BaseDataset):
                  indices: Union[int, Sequence[int], None] = None,
                  max_refetch: int = 1000) -> None:
         owner = type(self).__name__
-        check_subset_options(subset, labeled_num, num_val, owner)
+        self.split_file: Optional[str] = None
+        self.manifest_file: Optional[str] = None
+        self.resolved_labeled_num: Optional[int] = None
+        self._split_ids: Optional[List[str]] = None
+        self._split_labeled: List[bool] = []
+        if split_file is None:
+            check_subset_options(subset, labeled_num, num_val, owner)
+        else:
+            (self.split_file, self._split_ids, self._split_labeled,
+             self.resolved_labeled_num) = select_split_ids(split_file, subset, labeled_num,
+                                                           num_val, owner)
         if '{}' not in path_template:
             raise ValueError(f"{owner}: path_template {path_template!r} must contain '{{}}' "
                              'where the case id goes.')
@@ -121,7 +151,7 @@ class H5SegDataset(BaseDataset):
             raise ValueError(f'{owner}: num_classes must be an int >= 2, got {num_classes!r}.')
         data_root = resolve_data_root(data_root, self.DEFAULT_SUBDIR, owner)
         check_data_root(data_root, owner)
-        if not ann_file:
+        if not ann_file and split_file is None:
             raise ValueError(f'{owner}: the option `ann_file` (list of case ids) is required.')
         self.path_template = path_template
         self.subset = subset
@@ -131,7 +161,6 @@ class H5SegDataset(BaseDataset):
         self.image_key = image_key
         self.label_key = label_key
         self.validate = validate
-        self.resolved_labeled_num: Optional[int] = None
         metainfo = dict(metainfo or {})
         classes = metainfo.get('classes', self.METAINFO.get('classes'))
         if classes is None:
@@ -140,7 +169,7 @@ class H5SegDataset(BaseDataset):
             raise ValueError(f'{owner}: metainfo classes {tuple(classes)} do not match '
                              f'num_classes={num_classes}.')
         super().__init__(
-            ann_file=ann_file,
+            ann_file=ann_file or '',
             metainfo=metainfo,
             data_root=data_root,
             data_prefix=dict(),
@@ -163,10 +192,15 @@ class H5SegDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Read the list file, select the subset and check that files exist.
 
+        With a split file, the subset's ids come from it (read at init).
+
         Returns:
-            list[dict]: One data info per case, in list order.
+            list[dict]: One data info per case, in list (or file) order.
         """
         owner = type(self).__name__
+        if self._split_ids is not None:
+            return self._infos(self._split_ids, self._split_labeled,
+                               f'split file {self.split_file!r}')
         ids = read_id_list(self.ann_file, owner)
         try:
             selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val, owner)
@@ -176,15 +210,20 @@ class H5SegDataset(BaseDataset):
             num_train = len(ids) - self.num_val
             self.resolved_labeled_num = (
                 len(selected) if self.subset == 'labeled' else num_train - len(selected))
+        return self._infos(selected, [labeled] * len(selected), repr(self.ann_file))
+
+    def _infos(self, selected: Sequence[str], labeled: Sequence[bool],
+               origin: str) -> List[dict]:
+        """Data infos of the selected ids (``labeled``: one flag per id); files must exist."""
         paths = [self.case_path(i) for i in selected]
         missing = [p for p in paths if not osp.isfile(p)]
         if missing:
             raise FileNotFoundError(
-                format_missing(missing, f'file(s) of ids listed in {self.ann_file!r} are',
-                               owner) + f'\n(path_template={self.path_template!r})')
+                format_missing(missing, f'file(s) of ids listed in {origin} are',
+                               type(self).__name__) + f'\n(path_template={self.path_template!r})')
         return [
-            dict(img_path=p, seg_map_path=p, case_id=i, labeled=labeled,
-                 num_classes=self.num_classes) for i, p in zip(selected, paths)
+            dict(img_path=p, seg_map_path=p, case_id=i, labeled=bool(lab),
+                 num_classes=self.num_classes) for i, p, lab in zip(selected, paths, labeled)
         ]
 
     def full_init(self) -> None:
@@ -200,8 +239,8 @@ class H5SegDataset(BaseDataset):
 
         Args:
             keys (Sequence[str], optional): Datasets that must exist. Defaults
-                to ``(image_key, label_key)`` for labeled subsets and
-                ``(image_key,)`` for ``'unlabeled'``. When both the image and
+                to ``(image_key, label_key)`` for cases used with labels and
+                ``(image_key,)`` for the others (``'unlabeled'``). When both the image and
                 the label are present, the label shape must equal the image's
                 spatial shape (a 4-D image is stored channels first).
 
@@ -211,11 +250,13 @@ class H5SegDataset(BaseDataset):
             KeyError: A required dataset is absent; the message names the
                 file and the keys it has.
         """
-        if keys is None:
-            keys = (self.image_key, self.label_key) if self.is_labeled else (self.image_key, )
         for idx in range(len(self)):
-            path = self.get_data_info(idx)['img_path']
-            self._check_one(path, tuple(keys))
+            info = self.get_data_info(idx)
+            need = keys
+            if need is None:
+                need = ((self.image_key, self.label_key) if info['labeled'] else
+                        (self.image_key, ))
+            self._check_one(info['img_path'], tuple(need))
 
     def _check_one(self, path: str, keys: tuple) -> None:
         try:

@@ -24,6 +24,10 @@ class LADataset(H5SegDataset):
         subset (str): See :class:`H5SegDataset`. Defaults to ``'all'``.
         labeled_num (int | float, optional): See :class:`H5SegDataset`.
         num_val (int): See :class:`H5SegDataset`. Defaults to 0.
+        split_file (str, optional): Split file with explicit ids (see
+            :class:`H5SegDataset`); the LA files of the field's canonical
+            split and of random split seeds ship in
+            ``configs/_base_/splits/la/``. Defaults to None.
         validate (bool): Open every file's header when the dataset is
             built, so that a truncated file or a missing ``image`` /
             ``label`` dataset fails before training, naming the file (a few
@@ -42,6 +46,7 @@ class LADataset(H5SegDataset):
                  subset: str = 'all',
                  labeled_num: Union[int, float, None] = None,
                  num_val: int = 0,
+                 split_file: Optional[str] = None,
                  validate: bool = True,
                  **kwargs) -> None:
         super().__init__(
@@ -51,5 +56,6 @@ class LADataset(H5SegDataset):
             subset=subset,
             labeled_num=labeled_num,
             num_val=num_val,
+            split_file=split_file,
             validate=validate,
             **kwargs)

@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 
 from fdpl.registry import DATASETS
 from ._subsets import (LABELED_SUBSETS, check_data_root, check_subset_options, format_missing,
-                       read_id_list, resolve_data_root, split_ids)
+                       read_id_list, resolve_data_root, select_split_ids, split_ids)
 
 
 def _file_regex(template: str) -> 're.Pattern':
@@ -39,9 +39,17 @@ class NiftiSegDataset(BaseDataset):
     Case ids come from ``ann_file`` (one per line, relative to ``data_root``)
     or, when it is None, from the files of the first modality (sorted;
     names starting with ``.`` skipped). Subsets, ``labeled_num`` and
-    ``num_val`` behave as in :class:`H5SegDataset`. A case of the
-    ``'unlabeled'`` subset may lack its label file (``seg_map_path`` is then
-    None); any other case without one is an error naming the file.
+    ``num_val`` behave as in :class:`H5SegDataset`, and so does
+    ``split_file``: with a split file the ids come from it (subsets
+    ``'labeled'``, ``'unlabeled'``, ``'val'``, ``'test'``, ``'train'``,
+    ``'all'``) and neither ``ann_file`` nor the files are used to list them.
+    A case of the ``'unlabeled'`` subset may lack its label file
+    (``seg_map_path`` is then None); any other case without one is an error
+    naming the file.
+
+    Attributes set at init: ``split_file`` (absolute path or None),
+    ``resolved_labeled_num`` (as in :class:`H5SegDataset`) and
+    ``manifest_file`` (always None here).
 
     Args:
         data_root (str): Folder of the data set (``$VARS`` and ``~``
@@ -56,6 +64,8 @@ class NiftiSegDataset(BaseDataset):
         subset (str): See :class:`H5SegDataset`. Defaults to ``'all'``.
         labeled_num (int | float, optional): See :class:`H5SegDataset`.
         num_val (int): See :class:`H5SegDataset`. Defaults to 0.
+        split_file (str, optional): See :class:`H5SegDataset`. Defaults to
+            None.
         num_classes (int): Number of classes. Defaults to 2.
         validate (bool): Check every header at init (:meth:`check_files`).
             Defaults to False.
@@ -82,6 +92,7 @@ class NiftiSegDataset(BaseDataset):
                  subset: str = 'all',
                  labeled_num: Union[int, float, None] = None,
                  num_val: int = 0,
+                 split_file: Optional[str] = None,
                  num_classes: int = 2,
                  validate: bool = False,
                  metainfo: Optional[dict] = None,
@@ -92,7 +103,17 @@ class NiftiSegDataset(BaseDataset):
                  indices: Union[int, Sequence[int], None] = None,
                  max_refetch: int = 1000) -> None:
         owner = type(self).__name__
-        check_subset_options(subset, labeled_num, num_val, owner)
+        self.split_file: Optional[str] = None
+        self.manifest_file: Optional[str] = None
+        self.resolved_labeled_num: Optional[int] = None
+        self._split_ids: Optional[List[str]] = None
+        self._split_labeled: List[bool] = []
+        if split_file is None:
+            check_subset_options(subset, labeled_num, num_val, owner)
+        else:
+            (self.split_file, self._split_ids, self._split_labeled,
+             self.resolved_labeled_num) = select_split_ids(split_file, subset, labeled_num,
+                                                           num_val, owner)
         if isinstance(modalities, str):
             modalities = (modalities, )
         if len(modalities) == 0:
@@ -171,10 +192,19 @@ class NiftiSegDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Collect the ids, select the subset and check that files exist."""
         owner = type(self).__name__
-        ids = read_id_list(self.ann_file, owner) if self.ann_file else self._discover_ids()
-        selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val, owner)
+        if self._split_ids is not None:
+            selected, flags = self._split_ids, self._split_labeled
+        else:
+            ids = read_id_list(self.ann_file, owner) if self.ann_file else self._discover_ids()
+            selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val,
+                                          owner)
+            if self.subset in ('labeled', 'unlabeled'):
+                num_train = len(ids) - self.num_val
+                self.resolved_labeled_num = (
+                    len(selected) if self.subset == 'labeled' else num_train - len(selected))
+            flags = [labeled] * len(selected)
         infos, missing_img, missing_lab = [], [], []
-        for case_id in selected:
+        for case_id, labeled in zip(selected, flags):
             imgs = self.image_paths(case_id)
             missing_img += [p for p in imgs if not osp.isfile(p)]
             lab = self.label_path(case_id)
@@ -185,12 +215,15 @@ class NiftiSegDataset(BaseDataset):
             infos.append(
                 dict(img_path=imgs[0] if len(imgs) == 1 else imgs, seg_map_path=lab,
                      case_id=case_id, labeled=labeled, num_classes=self.num_classes))
+        origin = (f'\n(ids from the split file {self.split_file!r})'
+                  if self.split_file is not None else '')
         if missing_img:
-            raise FileNotFoundError(format_missing(missing_img, 'image file(s) are', owner))
+            raise FileNotFoundError(
+                format_missing(missing_img, 'image file(s) are', owner) + origin)
         if missing_lab:
             raise FileNotFoundError(
                 format_missing(missing_lab, f'label file(s) of {self.subset!r} cases are',
-                               owner) + '\n(only the unlabeled subset may lack labels)')
+                               owner) + '\n(only the unlabeled subset may lack labels)' + origin)
         return infos
 
     def full_init(self) -> None:

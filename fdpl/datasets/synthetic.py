@@ -333,7 +333,10 @@ class SyntheticLADataset(LADataset):
             :func:`generate_synthetic_la` (``num_train``, ``num_test``,
             ``shape``, ``seed``). Defaults to None (the defaults above).
         **kwargs: :class:`LADataset` arguments (``ann_file``, ``subset``,
-            ``labeled_num``, ``num_val``, ``pipeline``, ...).
+            ``labeled_num``, ``num_val``, ``split_file``, ``pipeline``, ...).
+            A split file for these ids is written with
+            ``tools/make_splits.py --data-root <data_root> --list train.list
+            --test-list test.list ...`` once the data exist.
 
     Example:
         >>> ds = SyntheticLADataset(data_root='data/synthetic_la', subset='labeled',

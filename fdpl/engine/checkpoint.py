@@ -12,7 +12,10 @@ checkpoints do not pass that check: ``Runner.save_checkpoint`` pickles
 
 ``state_dict``, ``optimizer`` and ``param_schedulers`` (a ``Counter`` of
 milestones) and the rest of ``meta`` (cfg text, seed, experiment name, time,
-mmengine version, epoch, iter) are already plain.
+mmengine version, epoch, iter) are already plain, and so is ``meta['fdpl']``,
+the provenance added by :class:`~fdpl.engine.hooks.RunRecordHook` (config
+text, split file and hash, data set, labeled count, iteration, last
+validation).
 
 Allow-listing those globals would have to include ``builtins.getattr``, which
 lets a file reach any attribute of an allowed object, so fdpl does not do it.

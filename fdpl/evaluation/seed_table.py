@@ -120,20 +120,22 @@ def format_seeds_markdown(table: Dict[str, Any]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def write_seeds_table(out_dir: Union[str, Path], table: Dict[str, Any]) -> List[str]:
-    """Write ``seeds_table.json``, ``seeds_table.csv`` and ``seeds_table.md``.
+def write_seeds_table(out_dir: Union[str, Path], table: Dict[str, Any],
+                      name: str = 'seeds_table') -> List[str]:
+    """Write ``<name>.json``, ``<name>.csv`` and ``<name>.md``.
 
     Args:
         out_dir (str | Path): Folder, created if missing.
         table (dict): ``config``, ``seeds``, ``split``, ``rows``,
             ``summary`` and any further plain entries.
+        name (str): File stem. Defaults to ``'seeds_table'``.
 
     Returns:
         list[str]: The three paths (JSON, CSV, Markdown).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / 'seeds_table.json', out / 'seeds_table.csv', out / 'seeds_table.md']
+    paths = [out / f'{name}.json', out / f'{name}.csv', out / f'{name}.md']
     with open(paths[0], 'w', encoding='utf-8') as f:
         json.dump(table, f, indent=2, allow_nan=False)
         f.write('\n')

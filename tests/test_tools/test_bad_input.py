@@ -50,9 +50,21 @@ def _make_la(data_root: Path, num_train: int = 26, num_test: int = 2) -> Path:
     return la
 
 
-def _cfg(tmp_path: Path, monkeypatch, data_root: Path, path: Path = LA_CFG) -> Config:
+def _cfg(tmp_path: Path, monkeypatch, data_root: Path, path: Path = LA_CFG,
+         split_file=None) -> Config:
+    """The LA config on the hand-made data set.
+
+    Its ids are not LA's, so the subsets come from its list files
+    (``split_file=None``) unless a split file of its own is given.
+    """
     monkeypatch.setenv('FDPL_DATA_ROOT', str(data_root))
     cfg = Config.fromfile(str(path))
+    for ds in cfg.train_dataloader.dataset.datasets + [cfg.val_dataloader.dataset]:
+        ds.split_file = split_file
+    if split_file is None:
+        cfg.test_dataloader.dataset.update(split_file=None, ann_file='test.list', subset='all')
+    else:
+        cfg.test_dataloader.dataset.split_file = split_file
     cfg.work_dir = str(tmp_path / 'work')
     cfg.experiment_name = f'bad_input_{uuid.uuid4().hex[:8]}'
     cfg.log_level = 'WARNING'
@@ -131,6 +143,20 @@ def test_truncated_h5(tmp_path, monkeypatch, index):
     cfg = _cfg(tmp_path, monkeypatch, tmp_path)
     with pytest.raises(ValueError, match=rf'{case}/mri_norm2\.h5.*truncated or corrupt'):
         _train(cfg)
+
+
+def test_split_file_case_without_file(tmp_path, monkeypatch):
+    """An id of a split file without its volume fails before training, naming the split file."""
+    from fdpl.datasets.splits import make_canonical_split, write_split
+    la = _make_la(tmp_path)
+    ids = (la / 'train.list').read_text().split()
+    ids.insert(3, 'ghost_case')
+    split_file = tmp_path / 'tiny_labeled8_canonical.json'
+    write_split(str(split_file), make_canonical_split(ids, 8, num_val=16, test_ids=['test00']))
+    cfg = _cfg(tmp_path, monkeypatch, tmp_path, split_file=str(split_file))
+    with pytest.raises(FileNotFoundError, match=r'ghost_case/mri_norm2\.h5') as err:
+        _train(cfg)
+    assert str(split_file) in str(err.value)
 
 
 def test_labeled_case_without_label(tmp_path, monkeypatch):

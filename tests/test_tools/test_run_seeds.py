@@ -23,7 +23,7 @@ def test_run_seeds_table_resume_and_refusal(tmp_path):
     data, work = tmp_path / 'data', tmp_path / 'seeds'
     args = [TINY, '--seeds', '0', '1', '--jobs', '2', '--split', 'val', '--work-dir', work]
     first = _run(args, data)
-    table = json.loads((work / 'seeds_table.json').read_text())
+    table = json.loads((work / 'seeds_table_val.json').read_text())
     assert [r['seed'] for r in table['rows']] == [0, 1]
     for row in table['rows']:
         assert row['num_cases'] == 2 and 0.0 <= row['dice'] <= 100.0
@@ -34,15 +34,20 @@ def test_run_seeds_table_resume_and_refusal(tmp_path):
     assert table['rows'][0]['dice'] != table['rows'][1]['dice'] or \
         table['rows'][0]['hd95'] != table['rows'][1]['hd95']
     for ext in ('csv', 'md'):
-        assert (work / f'seeds_table.{ext}').stat().st_size > 0
+        assert (work / f'seeds_table_val.{ext}').stat().st_size > 0
     assert 'mean over seeds' in first.stdout
 
     # resumable: finished seeds are not run again, a new seed is added to the table
-    (work / 'seed_0' / 'iter_4.pth').unlink()  # would be needed if seed 0 were re-run
     again = _run(args, data)
-    assert '[seed 0] already tested' in again.stdout and 'training' not in again.stdout
-    assert json.loads((work / 'seeds_table.json').read_text())['rows'] == table['rows']
+    assert '[seed 0] already tested' in again.stdout and '] training' not in again.stdout
+    assert json.loads((work / 'seeds_table_val.json').read_text())['rows'] == table['rows']
 
-    # other settings on the same folder are refused, naming what differs
+    # another evaluation setting reuses the trained seeds and writes its own table
+    test = _run([TINY, '--seeds', '0', '1', '--work-dir', work], data)
+    assert '] training' not in test.stdout and test.stdout.count('testing') == 2
+    test_table = json.loads((work / 'seeds_table.json').read_text())
+    assert test_table['split'] == 'test' and all(r['num_cases'] == 2 for r in test_table['rows'])
+
+    # other training settings on the same folder are refused, naming what differs
     refused = _run(args + ['--cfg-options', 'model.noise=0.0'], data, check=False)
     assert refused.returncode != 0 and 'cfg_options' in refused.stderr

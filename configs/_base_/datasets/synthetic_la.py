@@ -9,6 +9,7 @@ patch_size = (16, 48, 48)
 max_shift = (0, 12, 12)
 labeled_num = 4
 num_val = 4
+split_file = None  # the subsets come from the list files (train.list / test.list)
 
 train_pipeline = [
     dict(type='LoadH5Volume', num_classes=2),
@@ -23,11 +24,11 @@ unlabeled_pipeline = [
     dict(type='PackVolSegInputs'),
 ]
 labeled_set = dict(type=dataset_type, data_root=data_root, ann_file='train.list',
-                   generate=generate,
+                   generate=generate, split_file=split_file,
                    subset='labeled', labeled_num=labeled_num, num_val=num_val,
                    pipeline=train_pipeline)
 unlabeled_set = dict(type=dataset_type, data_root=data_root, ann_file='train.list',
-                     generate=generate,
+                     generate=generate, split_file=split_file,
                      subset='unlabeled', labeled_num=labeled_num, num_val=num_val,
                      pipeline=unlabeled_pipeline)
 train_dataloader = dict(
@@ -35,6 +36,7 @@ train_dataloader = dict(
     dataset=dict(type='ConcatDataset', datasets=[labeled_set, unlabeled_set]))
 val_dataloader = dict(num_workers=0, dataset=dict(
     type=dataset_type, data_root=data_root, labeled_num=labeled_num, num_val=num_val,
-    generate=generate))
+    generate=generate, split_file=split_file))
 test_dataloader = dict(
-    num_workers=0, dataset=dict(type=dataset_type, data_root=data_root, generate=generate))
+    num_workers=0, dataset=dict(type=dataset_type, data_root=data_root, generate=generate,
+                                split_file=split_file, ann_file='test.list', subset='all'))
