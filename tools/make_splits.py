@@ -24,16 +24,15 @@ the validation ids the ``--num-val`` before them, and the rest of those cases
 form the training list; cases whose label is null are always unlabeled.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 from collections import Counter
 from typing import List, Optional, Sequence, Tuple
 
+from fdpl.datasets._json_records import read_json_record
+from fdpl.datasets.converters import MANIFEST_FORMAT
 from fdpl.datasets.splits import (dumps_split, file_sha256, make_split, split_file_name,
                                   write_split)
-
-MANIFEST_FORMAT = 'fdpl-manifest/1'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -83,17 +82,11 @@ def read_manifest_ids(path: str) -> Tuple[List[str], List[str]]:
         tuple[list[str], list[str]]: Ids of the cases with a label and of
         those whose label is null.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'--manifest: {path!r} does not exist.')
     try:
-        with open(path, encoding='utf-8') as f:
-            manifest = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'--manifest: {path!r} is not valid JSON: {e}') from e
-    if not isinstance(manifest, dict) or manifest.get('format') != MANIFEST_FORMAT:
-        got = manifest.get('format') if isinstance(manifest, dict) else type(manifest).__name__
-        raise ValueError(f'--manifest: {path!r} is not a manifest: key "format" must be '
-                         f'{MANIFEST_FORMAT!r}, got {got!r}.')
+        manifest = read_json_record(path, 'manifest', MANIFEST_FORMAT,
+                                    'tools/convert_nifti_folder.py')
+    except (FileNotFoundError, ValueError) as e:
+        raise type(e)(f'--manifest: {e}') from e
     cases = manifest.get('cases')
     if not isinstance(cases, list) or not cases:
         raise ValueError(f'--manifest: {path!r} has no "cases" list (or it is empty).')

@@ -7,13 +7,8 @@
 # Other settings: --cfg-options, e.g. train_cfg.max_iters=6000 model.backbone.base_channels=8.
 _base_ = [
     '../_base_/datasets/custom_nifti.py', '../_base_/models/vnet_pair.py',
-    '../_base_/schedules/iters_9k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/iters_3k.py', '../_base_/default_runtime.py'
 ]
-max_iters = 3000
-val_interval = 300
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, begin=0,
-                        end=max_iters)]
 model = dict(
     backbone=dict(in_channels=_base_.in_channels, num_classes=_base_.num_classes,
                   base_channels=16),
@@ -21,7 +16,8 @@ model = dict(
     loss_unsup=dict(num_classes=_base_.num_classes),
     test_cfg=dict(mode='classic', patch_size=_base_.patch_size, stride=_base_.test_stride))
 default_hooks = dict(logger=dict(interval=20),
-                     checkpoint=dict(interval=val_interval, save_best=_base_.best_metric))
+                     checkpoint=dict(interval=_base_.val_interval,
+                                     save_best=_base_.best_metric))
 # pseudo-label weight ramps up over the first two thirds of the schedule (as 6000 of 9000)
 pseudo_label_hook = dict(_base_.pseudo_label_hook, warmup_iters=0, rampup_iters=2000,
                          rampup_step=50)

@@ -3,20 +3,16 @@
 # Data settings come from the environment variables of configs/_base_/datasets/custom_nifti.py.
 _base_ = [
     '../_base_/datasets/custom_nifti.py', '../_base_/models/vnet.py',
-    '../_base_/schedules/iters_9k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/iters_3k.py', '../_base_/default_runtime.py'
 ]
-max_iters = 3000
-val_interval = 300
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, begin=0,
-                        end=max_iters)]
 model = dict(
     backbone=dict(in_channels=_base_.in_channels, num_classes=_base_.num_classes,
                   base_channels=16),
     loss=dict(num_classes=_base_.num_classes),
     test_cfg=dict(mode='classic', patch_size=_base_.patch_size, stride=_base_.test_stride))
 default_hooks = dict(logger=dict(interval=20),
-                     checkpoint=dict(interval=val_interval, save_best=_base_.best_metric))
+                     checkpoint=dict(interval=_base_.val_interval,
+                                     save_best=_base_.best_metric))
 train_dataloader = dict(
     _delete_=True, batch_size=4, num_workers=2, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),

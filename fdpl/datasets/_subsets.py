@@ -10,12 +10,17 @@ Subset semantics (one list of ``N`` case ids, ``num_val`` held out):
 
 With a split file (option ``split_file``, see :mod:`fdpl.datasets.splits`)
 the ids come from the file instead: :func:`select_split_ids`.
+
+The volume datasets also share here their option checks (:func:`check_num_classes`,
+:func:`class_metainfo`), the choice between a split file and a list
+(:func:`select_source`, :func:`select_list_ids`) and the layout of a data
+info (:func:`data_info`).
 """
 import math
 import os
 import os.path as osp
 from collections import Counter
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.logging import MMLogger
 
@@ -27,6 +32,81 @@ DATA_ROOT_ENV = 'FDPL_DATA_ROOT'
 SUBSETS = ('all', 'train', 'labeled', 'unlabeled', 'val')
 #: Subsets whose cases are used with their labels (``'test'`` needs a split file).
 LABELED_SUBSETS = ('all', 'train', 'labeled', 'val', 'test')
+
+
+def expand_path(path: Optional[str]) -> Optional[str]:
+    """Absolute path with ``$VARS`` and ``~`` expanded; None or ``''`` gives None."""
+    if path is None or path == '':
+        return None
+    return osp.abspath(osp.expanduser(osp.expandvars(str(path))))
+
+
+def check_num_classes(num_classes: int, owner: str) -> None:
+    """Raise ``ValueError`` unless ``num_classes`` is an int >= 2."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f'{owner}: num_classes must be an int >= 2, got {num_classes!r}.')
+
+
+def default_classes(num_classes: int, binary_name: str = 'foreground') -> tuple:
+    """Class names ``('background', binary_name)`` for 2 classes, else ``class1``, ...."""
+    if num_classes == 2:
+        return ('background', binary_name)
+    return ('background', ) + tuple(f'class{i}' for i in range(1, num_classes))
+
+
+def class_metainfo(metainfo: Optional[dict],
+                   num_classes: int,
+                   owner: str,
+                   inherited_classes: Optional[Sequence[str]] = None,
+                   binary_name: str = 'foreground') -> dict:
+    """The ``metainfo`` option of a dataset with its ``classes`` checked or filled in.
+
+    Args:
+        metainfo (dict, optional): The option as given (not modified).
+        num_classes (int): Number of classes, background included.
+        owner (str): Class name used in messages.
+        inherited_classes (Sequence[str], optional): Classes of the dataset
+            class (its ``METAINFO``), used when ``metainfo`` names none.
+        binary_name (str): Name of the foreground class when there are two
+            classes and none are given. Defaults to ``'foreground'``.
+
+    Returns:
+        dict: A copy of ``metainfo``; without given or inherited classes it
+        holds :func:`default_classes`.
+
+    Raises:
+        ValueError: The classes do not number ``num_classes``.
+    """
+    metainfo = dict(metainfo or {})
+    classes = metainfo.get('classes', inherited_classes)
+    if classes is None:
+        metainfo['classes'] = default_classes(num_classes, binary_name)
+    elif len(classes) != num_classes:
+        raise ValueError(f'{owner}: metainfo classes {tuple(classes)} do not match '
+                         f'num_classes={num_classes}.')
+    return metainfo
+
+
+def data_info(images: Union[str, Sequence[str]], seg_map_path: Optional[str], case_id: str,
+              labeled: bool, num_classes: int) -> Dict:
+    """One data info of a volume dataset.
+
+    Args:
+        images (str | Sequence[str]): Image file, or one file per modality.
+        seg_map_path (str, optional): Label file.
+        case_id (str): Id of the case.
+        labeled (bool): Whether the case is used with its label.
+        num_classes (int): Number of classes, for the pipeline.
+
+    Returns:
+        dict: ``{'img_path', 'seg_map_path', 'case_id', 'labeled',
+        'num_classes'}``; ``img_path`` is a str for one image file and a list
+        of str (channel order) for several.
+    """
+    if not isinstance(images, str):
+        images = images[0] if len(images) == 1 else list(images)
+    return dict(img_path=images, seg_map_path=seg_map_path, case_id=case_id,
+                labeled=bool(labeled), num_classes=num_classes)
 
 
 def resolve_data_root(data_root: Optional[str], default_subdir: str, owner: str) -> str:
@@ -175,6 +255,24 @@ def split_ids(ids: Sequence[str], subset: str, labeled_num: Union[int, float, No
     return unlabeled, False
 
 
+def select_list_ids(ids: Sequence[str], subset: str, labeled_num: Union[int, float, None],
+                    num_val: int, owner: str) -> Tuple[List[str], List[bool], Optional[int]]:
+    """Select the ids of a subset of a list (no split file), as :func:`split_ids`.
+
+    Returns:
+        tuple[list[str], list[bool], int | None]: The ids of the subset, one
+        ``labeled`` flag per id, and the count of labeled training cases for
+        the ``'labeled'`` and ``'unlabeled'`` subsets (None for the others).
+    """
+    selected, labeled = split_ids(ids, subset, labeled_num, num_val, owner)
+    count = None
+    if subset == 'labeled':
+        count = len(selected)
+    elif subset == 'unlabeled':
+        count = len(ids) - num_val - len(selected)
+    return selected, [labeled] * len(selected), count
+
+
 def format_missing(paths: Sequence[str], what: str, owner: str) -> str:
     """Message listing up to 10 missing files."""
     shown = '\n  '.join(paths[:10])
@@ -216,7 +314,7 @@ def select_split_ids(split_file: str, subset: str, labeled_num: Union[int, float
     if not isinstance(split_file, (str, os.PathLike)) or not str(split_file):
         raise ValueError(f'{owner}: the option `split_file` must be a path (str) or None, got '
                          f'{split_file!r}.')
-    path = osp.abspath(osp.expanduser(osp.expandvars(str(split_file))))
+    path = expand_path(split_file)
     where = f'{owner}: split file {path!r} (option `split_file`)'
     if subset not in SPLIT_SUBSETS:
         raise ValueError(f'{where}: unknown subset {subset!r}; expected one of {SPLIT_SUBSETS}.')
@@ -259,3 +357,23 @@ def select_split_ids(split_file: str, subset: str, labeled_num: Union[int, float
         f'{subset!r}: {len(ids)} volumes (from {path}).')
     unlabeled = set(split['unlabeled'])
     return path, ids, [i not in unlabeled for i in ids], count
+
+
+def select_source(
+        split_file: Optional[str], subset: str, labeled_num: Union[int, float, None], num_val: int,
+        owner: str) -> Tuple[Optional[str], Optional[List[str]], List[bool], Optional[int]]:
+    """Check the subset options against a split file or, without one, a list.
+
+    Without a split file only the options are checked (the list is read
+    later, by the dataset); with one, :func:`select_split_ids` reads it.
+
+    Returns:
+        tuple: ``(split_file, ids, labeled, labeled_num)``: the absolute path
+        of the split file, the ids of the subset, one ``labeled`` flag per
+        id and the split's labeled count, or ``(None, None, [], None)``
+        without a split file.
+    """
+    if split_file is None:
+        check_subset_options(subset, labeled_num, num_val, owner)
+        return None, None, [], None
+    return select_split_ids(split_file, subset, labeled_num, num_val, owner)

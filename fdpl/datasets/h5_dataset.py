@@ -6,14 +6,9 @@ import h5py
 from mmengine.dataset import BaseDataset
 
 from fdpl.registry import DATASETS
-from ._subsets import (LABELED_SUBSETS, check_data_root, check_subset_options, format_missing,
-                       read_id_list, resolve_data_root, select_split_ids, split_ids)
-
-
-def _default_classes(num_classes: int) -> tuple:
-    if num_classes == 2:
-        return ('background', 'foreground')
-    return ('background', ) + tuple(f'class{i}' for i in range(1, num_classes))
+from ._subsets import (LABELED_SUBSETS, check_data_root, check_num_classes, class_metainfo,
+                       data_info, format_missing, read_id_list, resolve_data_root,
+                       select_list_ids, select_source)
 
 
 @DATASETS.register_module()
@@ -133,22 +128,14 @@ class H5SegDataset(BaseDataset):
                  indices: Union[int, Sequence[int], None] = None,
                  max_refetch: int = 1000) -> None:
         owner = type(self).__name__
-        self.split_file: Optional[str] = None
         self.manifest_file: Optional[str] = None
-        self.resolved_labeled_num: Optional[int] = None
-        self._split_ids: Optional[List[str]] = None
-        self._split_labeled: List[bool] = []
-        if split_file is None:
-            check_subset_options(subset, labeled_num, num_val, owner)
-        else:
-            (self.split_file, self._split_ids, self._split_labeled,
-             self.resolved_labeled_num) = select_split_ids(split_file, subset, labeled_num,
-                                                           num_val, owner)
+        (self.split_file, self._split_ids, self._split_labeled,
+         self.resolved_labeled_num) = select_source(split_file, subset, labeled_num, num_val,
+                                                    owner)
         if '{}' not in path_template:
             raise ValueError(f"{owner}: path_template {path_template!r} must contain '{{}}' "
                              'where the case id goes.')
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f'{owner}: num_classes must be an int >= 2, got {num_classes!r}.')
+        check_num_classes(num_classes, owner)
         data_root = resolve_data_root(data_root, self.DEFAULT_SUBDIR, owner)
         check_data_root(data_root, owner)
         if not ann_file and split_file is None:
@@ -161,24 +148,11 @@ class H5SegDataset(BaseDataset):
         self.image_key = image_key
         self.label_key = label_key
         self.validate = validate
-        metainfo = dict(metainfo or {})
-        classes = metainfo.get('classes', self.METAINFO.get('classes'))
-        if classes is None:
-            metainfo['classes'] = _default_classes(num_classes)
-        elif len(classes) != num_classes:
-            raise ValueError(f'{owner}: metainfo classes {tuple(classes)} do not match '
-                             f'num_classes={num_classes}.')
-        super().__init__(
-            ann_file=ann_file or '',
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=dict(),
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=list(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        metainfo = class_metainfo(metainfo, num_classes, owner, self.METAINFO.get('classes'))
+        super().__init__(ann_file=ann_file or '', metainfo=metainfo, data_root=data_root,
+                         data_prefix=dict(), indices=indices, serialize_data=serialize_data,
+                         pipeline=list(pipeline), test_mode=test_mode, lazy_init=lazy_init,
+                         max_refetch=max_refetch)
 
     @property
     def is_labeled(self) -> bool:
@@ -203,14 +177,11 @@ class H5SegDataset(BaseDataset):
                                f'split file {self.split_file!r}')
         ids = read_id_list(self.ann_file, owner)
         try:
-            selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val, owner)
+            selected, labeled, self.resolved_labeled_num = select_list_ids(
+                ids, self.subset, self.labeled_num, self.num_val, owner)
         except ValueError as e:
             raise ValueError(f'{e} (list file {self.ann_file!r})') from e
-        if self.subset in ('labeled', 'unlabeled'):
-            num_train = len(ids) - self.num_val
-            self.resolved_labeled_num = (
-                len(selected) if self.subset == 'labeled' else num_train - len(selected))
-        return self._infos(selected, [labeled] * len(selected), repr(self.ann_file))
+        return self._infos(selected, labeled, repr(self.ann_file))
 
     def _infos(self, selected: Sequence[str], labeled: Sequence[bool],
                origin: str) -> List[dict]:
@@ -222,8 +193,8 @@ class H5SegDataset(BaseDataset):
                 format_missing(missing, f'file(s) of ids listed in {origin} are',
                                type(self).__name__) + f'\n(path_template={self.path_template!r})')
         return [
-            dict(img_path=p, seg_map_path=p, case_id=i, labeled=bool(lab),
-                 num_classes=self.num_classes) for i, p, lab in zip(selected, paths, labeled)
+            data_info(p, p, i, lab, self.num_classes)
+            for i, p, lab in zip(selected, paths, labeled)
         ]
 
     def full_init(self) -> None:

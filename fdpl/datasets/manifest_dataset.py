@@ -6,17 +6,12 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from fdpl.registry import DATASETS
+from ._subsets import check_num_classes, class_metainfo, data_info, expand_path, format_missing
 from .converters.nifti_folder import read_manifest
 from .splits import SPLIT_SUBSETS, file_sha256, load_split, split_subset_ids
 
 #: Parts of a split whose cases are used with their labels.
 _LABELED_PARTS = ('labeled', 'val', 'test')
-
-
-def _abs(path: Optional[str]) -> Optional[str]:
-    if path is None or path == '':
-        return None
-    return osp.abspath(osp.expanduser(osp.expandvars(str(path))))
 
 
 @DATASETS.register_module()
@@ -105,13 +100,12 @@ class ManifestDataset(BaseDataset):
         if subset not in SPLIT_SUBSETS:
             raise ValueError(f'{owner}: unknown subset {subset!r}; expected one of '
                              f'{SPLIT_SUBSETS}.')
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f'{owner}: num_classes must be an int >= 2, got {num_classes!r}.')
+        check_num_classes(num_classes, owner)
         if not manifest_file:
             raise ValueError(f'{owner}: the option `manifest_file` is required (write one with '
                              'tools/convert_nifti_folder.py).')
-        self.manifest_file = _abs(manifest_file)
-        self.split_file = _abs(split_file)
+        self.manifest_file = expand_path(manifest_file)
+        self.split_file = expand_path(split_file)
         if not osp.isfile(self.manifest_file):
             raise FileNotFoundError(f'{owner}: manifest_file {manifest_file!r} (resolved to '
                                     f'{self.manifest_file!r}) does not exist; write it with '
@@ -128,26 +122,12 @@ class ManifestDataset(BaseDataset):
         self.check_sha256 = check_sha256
         self.resolved_labeled_num: Optional[int] = None
         self.modalities: List[str] = []
-        self._root_override = _abs(data_root)
-        metainfo = dict(metainfo or {})
-        if 'classes' not in metainfo:
-            metainfo['classes'] = (('background', 'foreground') if num_classes == 2 else
-                                   ('background', ) + tuple(f'class{i}'
-                                                            for i in range(1, num_classes)))
-        elif len(metainfo['classes']) != num_classes:
-            raise ValueError(f"{owner}: metainfo classes {tuple(metainfo['classes'])} do not "
-                             f'match num_classes={num_classes}.')
-        super().__init__(
-            ann_file='',
-            metainfo=metainfo,
-            data_root=None,
-            data_prefix=dict(),
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=list(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        self._root_override = expand_path(data_root)
+        metainfo = class_metainfo(metainfo, num_classes, owner)
+        super().__init__(ann_file='', metainfo=metainfo, data_root=None, data_prefix=dict(),
+                         indices=indices, serialize_data=serialize_data,
+                         pipeline=list(pipeline), test_mode=test_mode, lazy_init=lazy_init,
+                         max_refetch=max_refetch)
 
     @property
     def num_modalities(self) -> int:
@@ -219,13 +199,11 @@ class ManifestDataset(BaseDataset):
             imgs = [osp.join(root, p) for p in case['images']]
             lab = None if case['label'] is None else osp.join(root, case['label'])
             missing += [p for p in imgs + ([lab] if lab else []) if not osp.isfile(p)]
-            infos.append(dict(img_path=imgs[0] if len(imgs) == 1 else imgs, seg_map_path=lab,
-                              case_id=case_id, labeled=labeled, num_classes=self.num_classes))
+            infos.append(data_info(imgs, lab, case_id, labeled, self.num_classes))
         if missing:
-            more = f'\n  ... and {len(missing) - 10} more' if len(missing) > 10 else ''
-            shown = '\n  '.join(missing[:10])
-            raise FileNotFoundError(f'{owner}: {len(missing)} file(s) listed in manifest '
-                                    f'{self.manifest_file!r} are missing:\n  {shown}{more}')
+            raise FileNotFoundError(
+                format_missing(missing, f'file(s) listed in manifest {self.manifest_file!r} are',
+                               owner))
         if self.check_sha256:
             self._check_hashes(root, [cases[i] for i, _ in selected])
         return infos

@@ -1,24 +1,16 @@
 """A dataset of 3D volumes stored as NIfTI files (Decathlon / nnU-Net / BraTS layouts)."""
 import glob
 import os.path as osp
-import re
 from typing import Callable, List, Optional, Sequence, Union
 
 import nibabel as nib
 from mmengine.dataset import BaseDataset
 
 from fdpl.registry import DATASETS
-from ._subsets import (LABELED_SUBSETS, check_data_root, check_subset_options, format_missing,
-                       read_id_list, resolve_data_root, select_split_ids, split_ids)
-
-
-def _file_regex(template: str) -> 're.Pattern':
-    """Regex that matches a path template and captures the id (``{}``)."""
-    parts = template.split('{}')
-    pattern = re.escape(parts[0]) + r'(?P<id>[^/]+?)'
-    for part in parts[1:-1]:
-        pattern += re.escape(part) + '(?P=id)'
-    return re.compile(pattern + re.escape(parts[-1]) + '$')
+from ._subsets import (LABELED_SUBSETS, check_data_root, check_num_classes, class_metainfo,
+                       data_info, format_missing, read_id_list, resolve_data_root,
+                       select_list_ids, select_source)
+from ._templates import fill_template, ids_matching, path_template
 
 
 @DATASETS.register_module()
@@ -103,23 +95,15 @@ class NiftiSegDataset(BaseDataset):
                  indices: Union[int, Sequence[int], None] = None,
                  max_refetch: int = 1000) -> None:
         owner = type(self).__name__
-        self.split_file: Optional[str] = None
         self.manifest_file: Optional[str] = None
-        self.resolved_labeled_num: Optional[int] = None
-        self._split_ids: Optional[List[str]] = None
-        self._split_labeled: List[bool] = []
-        if split_file is None:
-            check_subset_options(subset, labeled_num, num_val, owner)
-        else:
-            (self.split_file, self._split_ids, self._split_labeled,
-             self.resolved_labeled_num) = select_split_ids(split_file, subset, labeled_num,
-                                                           num_val, owner)
+        (self.split_file, self._split_ids, self._split_labeled,
+         self.resolved_labeled_num) = select_source(split_file, subset, labeled_num, num_val,
+                                                    owner)
         if isinstance(modalities, str):
             modalities = (modalities, )
         if len(modalities) == 0:
             raise ValueError(f'{owner}: modalities must name at least one image suffix.')
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f'{owner}: num_classes must be an int >= 2, got {num_classes!r}.')
+        check_num_classes(num_classes, owner)
         data_root = resolve_data_root(data_root, '', owner)
         check_data_root(data_root, owner)
         self.img_dir = img_dir
@@ -132,24 +116,11 @@ class NiftiSegDataset(BaseDataset):
         self.num_val = num_val
         self.num_classes = num_classes
         self.validate = validate
-        metainfo = dict(metainfo or {})
-        if 'classes' not in metainfo:
-            metainfo['classes'] = ('background', ) + tuple(
-                f'class{i}' for i in range(1, num_classes))
-        elif len(metainfo['classes']) != num_classes:
-            raise ValueError(f"{owner}: metainfo classes {tuple(metainfo['classes'])} do not "
-                             f'match num_classes={num_classes}.')
-        super().__init__(
-            ann_file=ann_file or '',
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=dict(),
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=list(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        metainfo = class_metainfo(metainfo, num_classes, owner, binary_name='class1')
+        super().__init__(ann_file=ann_file or '', metainfo=metainfo, data_root=data_root,
+                         data_prefix=dict(), indices=indices, serialize_data=serialize_data,
+                         pipeline=list(pipeline), test_mode=test_mode, lazy_init=lazy_init,
+                         max_refetch=max_refetch)
 
     @property
     def is_labeled(self) -> bool:
@@ -157,33 +128,25 @@ class NiftiSegDataset(BaseDataset):
         return self.subset in LABELED_SUBSETS
 
     def _image_template(self, modality: str) -> str:
-        return osp.join(self.img_dir, '{}' + modality + self.suffix)
+        return path_template(self.img_dir, modality, self.suffix)
 
     def image_paths(self, case_id: str) -> List[str]:
         """Image files of one case, one per modality."""
         return [
-            osp.join(self.data_root, self._image_template(m).format(*[case_id] * self._n_slots(m)))
+            osp.join(self.data_root, fill_template(self._image_template(m), case_id))
             for m in self.modalities
         ]
 
     def label_path(self, case_id: str) -> str:
         """Label file of one case (may not exist)."""
-        tmpl = osp.join(self.label_dir, '{}' + self.label_suffix + self.suffix)
-        return osp.join(self.data_root, tmpl.format(*[case_id] * tmpl.count('{}')))
-
-    def _n_slots(self, modality: str) -> int:
-        return self._image_template(modality).count('{}')
+        tmpl = path_template(self.label_dir, self.label_suffix, self.suffix)
+        return osp.join(self.data_root, fill_template(tmpl, case_id))
 
     def _discover_ids(self) -> List[str]:
         tmpl = self._image_template(self.modalities[0])
-        regex = _file_regex(tmpl)
-        pattern = osp.join(glob.escape(self.data_root), tmpl.replace('{}', '*'))
-        ids = set()
-        for path in glob.glob(pattern):
-            m = regex.match(osp.relpath(path, self.data_root))
-            if m and not m.group('id').startswith('.'):
-                ids.add(m.group('id'))
+        ids = ids_matching(self.data_root, tmpl)
         if not ids:
+            pattern = osp.join(glob.escape(self.data_root), tmpl.replace('{}', '*'))
             raise FileNotFoundError(
                 f'{type(self).__name__}: no image file matches {pattern!r} (options data_root, '
                 'img_dir, modalities, suffix); give `ann_file` or fix the layout.')
@@ -196,13 +159,8 @@ class NiftiSegDataset(BaseDataset):
             selected, flags = self._split_ids, self._split_labeled
         else:
             ids = read_id_list(self.ann_file, owner) if self.ann_file else self._discover_ids()
-            selected, labeled = split_ids(ids, self.subset, self.labeled_num, self.num_val,
-                                          owner)
-            if self.subset in ('labeled', 'unlabeled'):
-                num_train = len(ids) - self.num_val
-                self.resolved_labeled_num = (
-                    len(selected) if self.subset == 'labeled' else num_train - len(selected))
-            flags = [labeled] * len(selected)
+            selected, flags, self.resolved_labeled_num = select_list_ids(
+                ids, self.subset, self.labeled_num, self.num_val, owner)
         infos, missing_img, missing_lab = [], [], []
         for case_id, labeled in zip(selected, flags):
             imgs = self.image_paths(case_id)
@@ -212,9 +170,7 @@ class NiftiSegDataset(BaseDataset):
                 if labeled:
                     missing_lab.append(lab)
                 lab = None
-            infos.append(
-                dict(img_path=imgs[0] if len(imgs) == 1 else imgs, seg_map_path=lab,
-                     case_id=case_id, labeled=labeled, num_classes=self.num_classes))
+            infos.append(data_info(imgs, lab, case_id, labeled, self.num_classes))
         origin = (f'\n(ids from the split file {self.split_file!r})'
                   if self.split_file is not None else '')
         if missing_img:

@@ -40,6 +40,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ._json_records import read_json_record
+
 #: Value of the ``format`` key of every split file.
 SPLIT_FORMAT = 'fdpl-split/1'
 #: The parts of a split, in file order.
@@ -158,15 +160,7 @@ def load_split(path: str) -> dict:
         ValueError: The file is not valid JSON or not a valid split (see
             :func:`validate_split`); the message names the file.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'split file {path!r} does not exist (write one with '
-                                'tools/make_splits.py).')
-    try:
-        with open(path, encoding='utf-8') as f:
-            split = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'split file {path!r} is not valid JSON: {e}') from e
-    return validate_split(split, path)
+    return validate_split(read_json_record(path, 'split', writer='tools/make_splits.py'), path)
 
 
 def write_split(path: str, split: dict) -> str:

@@ -28,6 +28,8 @@ import nibabel as nib
 import numpy as np
 from mmengine.logging import MMLogger
 
+from ._checks import integer_label
+
 _EXTS = ('.nii.gz', '.nii')
 _BRATS_LABELS = (0, 1, 2, 3, 4)
 
@@ -71,24 +73,14 @@ def nonzero_bbox(image: np.ndarray) -> Tuple[int, ...]:
 
 
 def _binary_label(label: np.ndarray, path: str, round_labels: bool) -> np.ndarray:
-    if not np.isfinite(label).all():
-        raise ValueError(f'label {path!r} contains NaN/Inf values.')
-    rounded = np.rint(label)
-    if not np.array_equal(rounded, label):
-        if not round_labels:
-            raise ValueError(
-                f'label {path!r} is not integer-valued (range {float(label.min()):.4g}..'
-                f'{float(label.max()):.4g}; e.g. an interpolated/resampled map). Pass '
-                'round_labels=True (CLI: --round-labels) to round it to the nearest integer '
-                'and clip negative values to 0.')
-        rounded = np.maximum(rounded, 0)
-    values = set(np.unique(rounded).astype(int).tolist())
+    label = integer_label(label, path, round_labels)
+    values = set(np.unique(label).astype(int).tolist())
     unexpected = sorted(values - set(_BRATS_LABELS))
     if unexpected:
         MMLogger.get_current_instance().warning(
             f'label {path!r} holds values {unexpected} outside the BraTS set {{0, 1, 2, 4}}; '
             'all values > 0 become whole tumour.')
-    return (rounded > 0).astype(np.uint8)
+    return (label > 0).astype(np.uint8)
 
 
 def convert_brats_case(case_dir: str,

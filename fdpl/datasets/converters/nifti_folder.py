@@ -41,18 +41,19 @@ voxels of the image (all modalities together, plus a margin) never reads the
 label. Intensities are stored as read (the training pipeline normalises).
 """
 import csv
-import glob
-import hashlib
 import json
 import os
 import os.path as osp
-import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import h5py
 import nibabel as nib
 import numpy as np
 
+from .._json_records import read_json_record
+from .._templates import fill_template, ids_matching, path_template
+from ..splits import file_sha256
+from ._checks import integer_label
 from .brats import nonzero_bbox
 
 __all__ = [
@@ -68,36 +69,6 @@ CSV_COLUMNS = ('id', 'images', 'label', 'spacing_d', 'spacing_h', 'spacing_w', '
                'shape_h', 'shape_w', 'sha256')
 _CASE_KEYS = ('id', 'images', 'label', 'spacing', 'shape', 'sha256')
 _CROPS = (None, 'none', 'nonzero')
-
-
-def _template(folder: str, stem_suffix: str, suffix: str) -> str:
-    return osp.join(folder, '{}' + stem_suffix + suffix) if folder else '{}' + stem_suffix + suffix
-
-
-def _fill(template: str, case_id: str) -> str:
-    return template.format(*[case_id] * template.count('{}'))
-
-
-def _regex(template: str) -> 're.Pattern':
-    """Regex matching a relative path template and capturing the id (``{}``)."""
-    parts = template.split('{}')
-    pattern = re.escape(parts[0]) + r'(?P<id>[^/]+?)'
-    for part in parts[1:-1]:
-        pattern += re.escape(part) + '(?P=id)'
-    return re.compile(pattern + re.escape(parts[-1]) + '$')
-
-
-def _ids_matching(root: str, template: str) -> Dict[str, str]:
-    """Ids of the files under ``root`` matching ``template`` -> relative path."""
-    regex = _regex(template)
-    pattern = osp.join(glob.escape(root), template.replace('{}', '*'))
-    found = {}
-    for path in glob.glob(pattern):
-        rel = osp.relpath(path, root).replace(os.sep, '/')
-        m = regex.match(rel)
-        if m and not m.group('id').startswith('.'):
-            found[m.group('id')] = rel
-    return found
 
 
 def find_cases(root: str,
@@ -142,19 +113,19 @@ def find_cases(root: str,
         raise ValueError(f'modalities {modalities} repeat a suffix.')
     if not suffix:
         raise ValueError("suffix (the file extension, e.g. '.nii.gz') must not be empty.")
-    img_templates = [_template(images_dir, m, suffix) for m in modalities]
-    lab_template = None if labels_dir is None else _template(labels_dir, label_suffix, suffix)
+    img_templates = [path_template(images_dir, m, suffix) for m in modalities]
+    lab_template = None if labels_dir is None else path_template(labels_dir, label_suffix, suffix)
     if lab_template is not None and lab_template in img_templates:
         raise ValueError(f'the label file template {lab_template!r} equals an image file '
                          'template; set labels_dir / label_suffix so that labels are told apart '
                          'from images.')
-    images = _ids_matching(root, img_templates[0])
+    images = ids_matching(root, img_templates[0])
     if not images:
         raise FileNotFoundError(
             f'no image file matches {osp.join(root, img_templates[0])!r} (options images_dir, '
             'modalities, suffix); e.g. nnU-Net: imagesTr/<id>_0000.nii.gz, Decathlon: '
             "imagesTr/<id>.nii.gz with modalities ('',).")
-    labels = _ids_matching(root, lab_template) if lab_template is not None else {}
+    labels = ids_matching(root, lab_template) if lab_template is not None else {}
     orphans = sorted(set(labels) - set(images))
     if orphans:
         shown = [osp.join(root, labels[i]) for i in orphans[:10]]
@@ -162,7 +133,7 @@ def find_cases(root: str,
                          f'{img_templates[0]!r}: {shown}')
     cases, missing = [], []
     for case_id in sorted(images):
-        rels = [_fill(t, case_id).replace(os.sep, '/') for t in img_templates]
+        rels = [fill_template(t, case_id).replace(os.sep, '/') for t in img_templates]
         missing += [osp.join(root, r) for r in rels if not osp.isfile(osp.join(root, r))]
         cases.append(dict(id=case_id, images=rels, label=labels.get(case_id)))
     if missing:
@@ -173,12 +144,8 @@ def find_cases(root: str,
 
 
 def sha256_file(path: str, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk_size), b''):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex SHA-256 of a file's bytes (as :func:`fdpl.datasets.splits.file_sha256`)."""
+    return file_sha256(path, chunk_size)
 
 
 def _read(path: str) -> Tuple[np.ndarray, nib.Nifti1Image]:
@@ -201,22 +168,7 @@ def _read(path: str) -> Tuple[np.ndarray, nib.Nifti1Image]:
 def _check_label(label: np.ndarray, path: str, num_classes: int,
                  round_labels: bool) -> np.ndarray:
     """Integer-valued label in ``range(num_classes)`` -> uint8 ``(X, Y, Z)``."""
-    if label.dtype == bool:
-        label = label.astype(np.uint8)
-    if not np.issubdtype(label.dtype, np.number):
-        raise ValueError(f'label {path!r} has non-numeric dtype {label.dtype}.')
-    if not np.issubdtype(label.dtype, np.integer):
-        if not np.isfinite(label).all():
-            raise ValueError(f'label {path!r} contains NaN/Inf values.')
-        rounded = np.rint(label)
-        if not np.array_equal(rounded, label):
-            if not round_labels:
-                raise ValueError(
-                    f'label {path!r} is not integer-valued (range {float(label.min()):.4g}..'
-                    f'{float(label.max()):.4g}; an interpolated map?). Pass round_labels=True '
-                    '(CLI: --round-labels) to round it and clip negative values to 0.')
-            rounded = np.maximum(rounded, 0)
-        label = rounded
+    label = integer_label(label, path, round_labels)
     if label.size and (label.min() < 0 or label.max() >= num_classes):
         values = np.unique(label)
         bad = values[(values < 0) | (values >= num_classes)]
@@ -426,18 +378,8 @@ def read_manifest(path: str) -> Dict:
             keys, a number of images that differs from the modalities, or a
             repeated id; the message names the file.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'manifest file {path!r} does not exist; write one with '
-                                'tools/convert_nifti_folder.py.')
-    try:
-        with open(path, encoding='utf-8') as f:
-            manifest = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ValueError(f'cannot read manifest {path!r} as JSON: {e}') from e
-    if not isinstance(manifest, dict) or manifest.get('format') != MANIFEST_FORMAT:
-        got = manifest.get('format') if isinstance(manifest, dict) else type(manifest).__name__
-        raise ValueError(f'{path!r} is not a manifest of format {MANIFEST_FORMAT!r} '
-                         f'(format: {got!r}).')
+    manifest = read_json_record(path, 'manifest', MANIFEST_FORMAT,
+                                'tools/convert_nifti_folder.py')
     for key, kind in (('root', str), ('modalities', list), ('cases', list)):
         if not isinstance(manifest.get(key), kind):
             raise ValueError(f'manifest {path!r}: key {key!r} must be a {kind.__name__}.')
@@ -514,10 +456,10 @@ def convert_nifti_folder(src_root: str,
         if unknown:
             raise ValueError(f'ids that must have a label are not cases of {root!r}: '
                              f'{unknown[:10]}')
-        lab_tmpl = _template(labels_dir or '', label_suffix, suffix)
+        lab_tmpl = path_template(labels_dir or '', label_suffix, suffix)
         unlabeled = [i for i in require_labels if by_id[i]['label'] is None]
         if unlabeled:
-            expected = [osp.join(root, _fill(lab_tmpl, i)) for i in unlabeled[:10]]
+            expected = [osp.join(root, fill_template(lab_tmpl, i)) for i in unlabeled[:10]]
             raise ValueError(f'{len(unlabeled)} case(s) that must be labeled have no label '
                              f'file: {unlabeled[:10]}; expected {expected}.')
     records = []
