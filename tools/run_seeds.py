@@ -213,7 +213,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     settings = _settings(args)
     _check_settings(work_dir, settings)
     max_iters = _max_iters(args.config, args.cfg_options)
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')  # logs reach seed_k/*.log line by line
     if 'OMP_NUM_THREADS' not in env:
         env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // args.jobs))
     start = time.time()
