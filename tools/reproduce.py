@@ -88,7 +88,11 @@ def main(argv: Optional[list] = None) -> int:
           flush=True)
     if not args.dry_run:
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
-    table_path = osp.join(work_dir, 'seeds_table.json')
+    # run_seeds names its table after the evaluation setting (test split + last checkpoint:
+    # seeds_table.json; otherwise seeds_table_<split>[_best].json)
+    stem = 'seeds_table' + ('' if row['split'] == 'test' else f"_{row['split']}") + \
+        ('_best' if row.get('checkpoint') == 'best' else '')
+    table_path = osp.join(work_dir, stem + '.json')
     if not osp.isfile(table_path):
         if args.dry_run:
             print(f'dry run: {table_path} does not exist yet; nothing to compare')
@@ -96,7 +100,7 @@ def main(argv: Optional[list] = None) -> int:
         raise FileNotFoundError(f'{table_path} was not written by tools/run_seeds.py')
     comparison, notes = compare_table(row, table_path)
     print(format_comparison(row, comparison, notes))
-    out = osp.join(osp.dirname(table_path), 'reproduce.json')
+    out = osp.join(osp.dirname(table_path), f'reproduce{stem[len("seeds_table"):]}.json')
     with open(out, 'w', encoding='utf-8') as f:
         json.dump(dict(row=row, seeds_table=table_path, comparison=comparison,
                        verdict=verdict(comparison), notes=notes,
