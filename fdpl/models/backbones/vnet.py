@@ -8,7 +8,6 @@ bottleneck and on the last decoder stage.
 import warnings
 from typing import Dict, List, Optional, Union
 
-import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_conv_layer
 from mmengine.model import BaseModule
