@@ -123,3 +123,23 @@ def test_dry_run_compares_a_hand_written_seeds_table(tmp_path, capsys):
     assert 'the table has seeds [0, 1]' in out
     status, out = _reproduce(capsys, '--list')
     assert status == 0 and 'synthetic_supervised: ' in out
+
+
+def test_dry_run_reads_the_table_of_the_rows_split(tmp_path, capsys):
+    """A development-split row compares run_seeds' ``seeds_table_val.json``."""
+    rows = json.loads(ROWS.read_text())
+    row = dict(rows['rows'][0], id='dev_row', split='val', checkpoint='last')
+    rows_file = tmp_path / 'rows.json'
+    rows_file.write_text(json.dumps(dict(rows, rows=[row])))
+    work = tmp_path / 'work'
+    work.mkdir()
+    summary = dict(dice=dict(mean=row['documented']['dice']['mean'], std=0.1, n=3),
+                   num_empty_pred=0)
+    (work / 'seeds_table.json').write_text(json.dumps(dict(summary=dict(
+        summary, dice=dict(mean=0.0, std=0.0, n=3)), seeds=row['seeds'], rows=[])))
+    (work / 'seeds_table_val.json').write_text(json.dumps(dict(summary=summary,
+                                                               seeds=row['seeds'], rows=[])))
+    status, out = _reproduce(capsys, 'dev_row', '--rows', rows_file, '--work-dir', work,
+                             '--dry-run', '--strict')
+    assert status == 0 and 'Verdict (dice): INSIDE' in out and '--split val' in out
+    assert (work / 'reproduce_val.json').is_file() and not (work / 'reproduce.json').exists()
