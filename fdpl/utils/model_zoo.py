@@ -41,11 +41,17 @@ def check_model_name(name: str) -> str:
 
 
 def _relative(path: Optional[str], root: Optional[str]) -> Optional[str]:
-    """``path`` relative to ``root`` when inside it, else as given."""
+    """``path`` relative to ``root`` when inside it; a file of another checkout's
+    ``configs/`` folder (a run made from another clone) relative to that checkout; else
+    as given."""
     if not path or not root:
         return path
     rel = osp.relpath(osp.abspath(path), osp.abspath(root))
-    return path if rel.startswith('..') else rel.replace(os.sep, '/')
+    if not rel.startswith('..'):
+        return rel.replace(os.sep, '/')
+    posix = osp.abspath(path).replace(os.sep, '/')
+    cut = posix.rfind('/configs/')
+    return posix[cut + 1:] if cut >= 0 else path
 
 
 def make_zoo_entry(name: str, file: str, sha256: str, size: int, meta: Mapping[str, Any],
