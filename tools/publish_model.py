@@ -44,7 +44,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
 
 def regen_docs(entries_dir: str, docs: str) -> str:
     """Rewrite the Markdown page from the entries; returns its path."""
-    from fdpl.utils.model_zoo import format_model_zoo, load_zoo_entries
+    from fdpl.provenance.model_zoo import format_model_zoo, load_zoo_entries
     text = format_model_zoo(load_zoo_entries(entries_dir))
     os.makedirs(osp.dirname(osp.abspath(docs)), exist_ok=True)
     with open(docs, 'w', encoding='utf-8') as f:
@@ -76,8 +76,8 @@ def publish(args: argparse.Namespace) -> dict:
     import torch
 
     from fdpl.engine.checkpoint import encode_checkpoint, load_checkpoint_safe
-    from fdpl.utils.model_zoo import check_model_name, make_zoo_entry
-    from fdpl.utils.run_record import file_sha256, write_env_json
+    from fdpl.provenance.model_zoo import check_model_name, make_zoo_entry
+    from fdpl.provenance.run_record import file_sha256, write_env_json
     name = check_model_name(args.name)
     entry_path = osp.join(args.entries_dir, f'{name}.json')
     if osp.exists(entry_path) and not args.force:

@@ -21,8 +21,8 @@ import subprocess
 import sys
 from typing import Optional
 
-from fdpl.utils.reproduce import (compare_to_documented, find_row, format_comparison,
-                                  load_results_rows, run_seeds_command, verdict)
+from fdpl.provenance.reproduce import (compare_to_documented, find_row, format_comparison,
+                                       load_results_rows, run_seeds_command, verdict)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

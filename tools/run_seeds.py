@@ -8,7 +8,11 @@ checkpoint (``iter_<max_iters>.pth``; ``--checkpoint best`` takes the best
 validation checkpoint instead) into ``WORK_DIR/seed_k/test_<split>``. The
 table (``seeds_table.{json,csv,md}`` in ``WORK_DIR``) has one row per seed
 (mean +- std over cases) and the mean +- sample std over seeds, for Dice,
-Jaccard, 95HD and ASD, and the number of empty predictions.
+Jaccard, 95HD and ASD, and the number of empty predictions. For a model with
+several predictors (FDPL) those are the headline's (``model.infer_with``),
+followed by the Dice of SN1, SN2 and their mean (all four metrics of each in
+the JSON and CSV, as ``<predictor>/<metric>``). ``tools/summarize_runs.py
+--sup --method --full`` combines such tables into a gap-closed table.
 
 Resumable: a seed whose test metrics exist is not run again; a seed whose
 training stopped part-way resumes from its last checkpoint. The training

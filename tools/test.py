@@ -2,15 +2,24 @@
 
 Prints a table of Dice, Jaccard, 95HD and ASD (mean +- std over cases) and
 writes ``metrics.json``, ``per_case.csv`` and ``env.json`` (the run record
-of :func:`fdpl.utils.run_record.collect_env` plus the checkpoint's path,
+of :func:`fdpl.provenance.run_record.collect_env` plus the checkpoint's path,
 sha256 and stored meta) into the work dir; ``--out`` saves predictions as
 NIfTI with the source affine, ``--show-dir`` PNG overlays of representative
 slices. A checkpoint whose weights do not fit the config's model is refused
 before any inference.
+
+A model with several predictors (FDPL: SN1, SN2 and their mean) is scored
+with each, from one sliding-window pass per sub-network (the mean averages
+their probabilities): one table with a row per predictor, the headline
+(``model.infer_with``) marked; ``metrics.json`` keeps the headline's
+``summary`` and ``per_case`` at the top level and adds ``headline`` and
+``per_predictor``; ``per_case.csv`` gets a ``predictor`` column.
+``--infer-with NAME`` scores that predictor alone and makes it the headline.
 """
 import argparse
 import os
 import os.path as osp
+from typing import List, Optional, Tuple
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
@@ -27,6 +36,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--split', choices=['test', 'val'], default='test',
                         help="evaluate on the config's test set (default) or on its "
                         'validation (development) set')
+    parser.add_argument('--infer-with', choices=['net1', 'net2', 'mean'],
+                        help='two-network models: score only this predictor (SN1, SN2 or '
+                        'their mean) and report it as the headline; default: all three, '
+                        'headline model.infer_with')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.test_cfg.mode=gaussian')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -41,7 +54,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     import fdpl  # noqa: F401
-    from fdpl.evaluation.report import format_table, write_metrics
+    from fdpl.evaluation.report import format_predictor_table, format_table, write_metrics
     from fdpl.utils import add_cwd_to_path, check_config, setup_cpu_distributed
     add_cwd_to_path()  # custom_imports such as 'projects.<name>.<pkg>' resolve from here
     for path, what in ((args.config, 'Config'), (args.checkpoint, 'Checkpoint')):
@@ -61,6 +74,7 @@ def main() -> None:
                 raise ValueError(f'--split val: the config {args.config!r} has no `{key}`')
         cfg.test_dataloader = cfg.val_dataloader
         cfg.test_evaluator = cfg.val_evaluator
+    predictors = set_up_predictors(cfg, args.infer_with)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.out or args.show_dir:
@@ -71,14 +85,85 @@ def main() -> None:
     runner = Runner.from_cfg(cfg)
     checkpoint = check_checkpoint_fits(runner, args.config, args.checkpoint)
     runner.test()
-    metric = runner.test_evaluator.metrics[0]
-    summary, per_case = getattr(metric, 'summary', {}), getattr(metric, 'per_case', [])
-    json_path, csv_path = write_metrics(cfg.work_dir, summary, per_case)
-    print(format_table(summary))
+    if not is_main_process():  # the metrics are computed on rank 0
+        return
+    metrics = runner.test_evaluator.metrics
+    if predictors:
+        from mmengine.model import is_model_wrapper
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        headline = model.headline_predictor
+        per_predictor = {
+            name: dict(summary=getattr(m, 'summary', {}), per_case=getattr(m, 'per_case', []))
+            for name, m in zip(predictors, metrics)}
+        if headline not in per_predictor:
+            raise RuntimeError(f'headline predictor {headline!r} was not scored '
+                               f'(scored: {list(per_predictor)})')
+        summary, per_case = per_predictor[headline]['summary'], per_predictor[headline]['per_case']
+        json_path, csv_path = write_metrics(cfg.work_dir, summary, per_case,
+                                            per_predictor=per_predictor, headline=headline)
+        print(format_predictor_table(per_predictor, headline))
+    else:
+        metric = metrics[0]
+        summary, per_case = getattr(metric, 'summary', {}), getattr(metric, 'per_case', [])
+        json_path, csv_path = write_metrics(cfg.work_dir, summary, per_case)
+        print(format_table(summary))
     print(f'metrics: {json_path}\nper case: {csv_path}')
-    if is_main_process():
-        env_path = write_test_record(runner, cfg, args.checkpoint, checkpoint)
-        print(f'run record: {env_path}')
+    env_path = write_test_record(runner, cfg, args.checkpoint, checkpoint)
+    print(f'run record: {env_path}')
+
+
+def model_predictors(cfg: Config) -> Tuple[str, ...]:
+    """Predictor names of the config's model class (``PREDICTORS``; empty for one network)."""
+    from mmengine.registry import DefaultScope
+
+    from fdpl.registry import MODELS
+    model_type = cfg.model.get('type')
+    if isinstance(model_type, str):
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'fdpl'):
+            model_type = MODELS.get(model_type)
+    return tuple(getattr(model_type, 'PREDICTORS', None) or ())
+
+
+def set_up_predictors(cfg: Config, infer_with: Optional[str] = None) -> Tuple[str, ...]:
+    """Make the config score every predictor of its model, or ``infer_with`` alone.
+
+    With several predictors, ``model.test_cfg.predictors`` names them and the
+    test evaluator's ``VolumeMetric`` is replaced by one copy per predictor
+    (``pred_key='pred_sem_seg_<name>'``, ``prefix=<name>``), in that order,
+    before any other metric. ``infer_with`` sets ``model.infer_with``.
+
+    Returns:
+        tuple[str, ...]: The predictors scored, in the order of the
+        evaluator's first metrics; empty for a one-network model.
+
+    Raises:
+        ValueError: ``infer_with`` for a one-network model, or several
+            predictors and not exactly one ``VolumeMetric`` to copy.
+    """
+    predictors = model_predictors(cfg)
+    if infer_with is not None:
+        if infer_with not in predictors:
+            raise ValueError(f'--infer-with {infer_with}: the model {cfg.model.get("type")} '
+                             f'has the predictors {list(predictors) or "(one network)"}')
+        cfg.model.infer_with = infer_with
+        return (infer_with, )
+    if len(predictors) < 2:
+        return predictors
+    cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, predictors=list(predictors))
+    cfg.test_evaluator = _per_predictor_evaluator(cfg.test_evaluator, predictors)
+    return predictors
+
+
+def _per_predictor_evaluator(evaluator, predictors: Tuple[str, ...]) -> List[dict]:
+    metrics = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+    volume = [i for i, m in enumerate(metrics)
+              if str(m.get('type', '')).rsplit('.', 1)[-1] == 'VolumeMetric']
+    if len(volume) != 1 or 'metrics' in metrics[0]:
+        raise ValueError('scoring each predictor needs a test evaluator with one VolumeMetric; '
+                         'use --infer-with to score one predictor with this evaluator')
+    base = dict(metrics[volume[0]])
+    others = [dict(m) for i, m in enumerate(metrics) if i != volume[0]]
+    return [dict(base, pred_key=f'pred_sem_seg_{n}', prefix=n) for n in predictors] + others
 
 
 def check_checkpoint_fits(runner: Runner, config: str, checkpoint_file: str) -> dict:
@@ -108,7 +193,7 @@ def write_test_record(runner: Runner, cfg: Config, checkpoint_file: str,
     Returns:
         str: The path written.
     """
-    from fdpl.utils.run_record import collect_env, file_sha256, write_env_json
+    from fdpl.provenance.run_record import collect_env, file_sha256, write_env_json
     meta = dict(checkpoint.get('meta') or {})
     stamp = meta.get('fdpl') if isinstance(meta.get('fdpl'), dict) else None
     if stamp and stamp.get('config'):

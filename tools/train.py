@@ -34,14 +34,15 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     import fdpl  # noqa: F401  (registers modules and safe checkpoint loading)
-    from fdpl.utils import (add_cwd_to_path, check_config, plot_work_dir_curves,
-                            setup_cpu_distributed)
+    from fdpl.utils import (add_cwd_to_path, check_cfg_options, check_config,
+                            plot_work_dir_curves, setup_cpu_distributed)
     add_cwd_to_path()  # custom_imports such as 'projects.<name>.<pkg>' resolve from here
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'Config file {args.config!r} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        check_cfg_options(args.cfg_options)  # an option that would change nothing fails here
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -62,7 +63,7 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    check_config(cfg)
+    check_config(cfg)  # also derives ContextCrop3D's margin from model.semi_train_cfg.shift
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()

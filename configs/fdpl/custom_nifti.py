@@ -14,11 +14,10 @@ model = dict(
                   base_channels=16),
     loss_sup=dict(num_classes=_base_.num_classes),
     loss_unsup=dict(num_classes=_base_.num_classes),
-    test_cfg=dict(mode='classic', patch_size=_base_.patch_size, stride=_base_.test_stride))
+    test_cfg=dict(mode='classic', patch_size=_base_.patch_size, stride=_base_.test_stride),
+    # pseudo-label weight ramps up over the first two thirds of the schedule (as 6000 of 9000)
+    semi_train_cfg=dict(schedule=dict(warmup_iters=0, rampup_iters=2000, rampup_step=50)))
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=_base_.val_interval,
                                      save_best=_base_.best_metric))
-# pseudo-label weight ramps up over the first two thirds of the schedule (as 6000 of 9000)
-pseudo_label_hook = dict(_base_.pseudo_label_hook, warmup_iters=0, rampup_iters=2000,
-                         rampup_step=50)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+custom_hooks = _base_.runtime_hooks + [dict(type='PseudoLabelHook')]  # reads model.semi_train_cfg

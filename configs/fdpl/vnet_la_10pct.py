@@ -11,5 +11,4 @@ train_dataloader = dict(dataset=dict(datasets=[
 ]))
 val_dataloader = dict(dataset=dict(labeled_num=labeled_num, split_file=split_file))
 test_dataloader = dict(dataset=dict(split_file=split_file))
-pseudo_label_hook = _base_.pseudo_label_hook
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+custom_hooks = _base_.runtime_hooks + [dict(type='PseudoLabelHook')]  # reads model.semi_train_cfg

@@ -8,5 +8,4 @@ train_dataloader = dict(dataset=dict(datasets=[
 ]))
 val_dataloader = dict(dataset=dict(labeled_num=labeled_num, split_file=split_file))
 test_dataloader = dict(dataset=dict(split_file=split_file))
-pseudo_label_hook = dict(_base_.pseudo_label_hook, weight_max=0.3)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+model = dict(semi_train_cfg=dict(schedule=dict(weight_max=0.3)))

@@ -10,7 +10,6 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.unlabeled_set, labeled_num=labeled_num)
 ]))
 val_dataloader = dict(dataset=dict(labeled_num=labeled_num))
-model = dict(noise=0.05,
-             test_cfg=dict(patch_size=_base_.patch_size, stride=_base_.test_stride))
-pseudo_label_hook = dict(_base_.pseudo_label_hook, weight_max=0.3)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+model = dict(test_cfg=dict(patch_size=_base_.patch_size, stride=_base_.test_stride),
+             semi_train_cfg=dict(noise=0.05, schedule=dict(weight_max=0.3)))
+custom_hooks = _base_.runtime_hooks + [dict(type='PseudoLabelHook')]  # reads model.semi_train_cfg

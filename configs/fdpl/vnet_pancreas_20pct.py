@@ -6,5 +6,4 @@ train_dataloader = dict(dataset=dict(datasets=[
     dict(_base_.unlabeled_set, labeled_num=labeled_num)
 ]))
 val_dataloader = dict(dataset=dict(labeled_num=labeled_num))
-pseudo_label_hook = dict(_base_.pseudo_label_hook, weight_max=1.0)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+model = dict(semi_train_cfg=dict(schedule=dict(weight_max=1.0)))

@@ -11,4 +11,6 @@ train_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(_base_.labeled_set, labeled_num=labeled_num))
 val_dataloader = dict(dataset=dict(labeled_num=labeled_num))
-model = dict(test_cfg=dict(patch_size=_base_.patch_size, stride=_base_.test_stride))
+# input noise as in configs/fdpl/vnet_pancreas_10pct.py
+model = dict(noise=0.05,
+             test_cfg=dict(patch_size=_base_.patch_size, stride=_base_.test_stride))

@@ -1,25 +1,40 @@
 """Synthetic LA-like volumes, generated on the fly in the LA h5 layout.
 
 Each case is drawn from its own seeded generator (``seed`` and the case
-index), so the same seed writes the same bytes. A volume, in the ``(D, H, W)``
-frame:
+index), so the same seed writes the same bytes. A case first draws its
+*style* (:func:`draw_case_style`): every factor below varies from case to
+case over a wide range, so that a handful of labeled cases samples only a
+few corners of what the whole pool covers, as in real scans, and an
+unlabeled pool of the same distribution covers the rest. A volume, in the
+``(D, H, W)`` frame:
 
-* a chamber: a few anisotropic Gaussian blobs summed and thresholded (an
-  irregular, smooth body), plus 2-4 tapering, slightly curved tubes that
-  leave it (pulmonary-vein-like) -> the label;
-* a distractor: a thick unlabeled tube (aorta-like) passing near the chamber
-  with a similar intensity, and a smaller bright blob elsewhere;
-* soft tissue with a smooth texture, partial-volume blur at every boundary,
-  a multiplicative smooth bias field and Rician noise; the whole volume is
-  then z-scored.
+* a chamber: anisotropic Gaussian lobes summed and thresholded (an irregular,
+  smooth body) whose linear size (x0.8 to x1.4), elongation per axis and
+  position (up to 18 % of the field of view off centre in-plane) vary, plus
+  1-5 tapering, slightly curved vein-like tubes and, mostly, an appendage
+  -> the label;
+* distractors, unlabeled: an aorta-like tube passing by and, in most cases,
+  a second chamber next to the labeled one (both darker than the chamber,
+  by a case-dependent factor), and 0-3 small blobs brighter than it;
+* soft tissue with a smooth texture of varying strength and dark
+  lung-like regions; chamber contrast, partial-volume blur, a multiplicative
+  smooth bias field (strength and frequency), Rician noise (contrast-to-noise
+  ratio 2.5 to 8) and a gamma all vary per case; the volume is z-scored and
+  then given a residual scale (x0.5 to x2) and offset (+-1), as an imperfect
+  per-scan normalization leaves them.
 
-The contrast is moderate: a model that sees few labels confuses the
-distractors and the blurred, noisy borders with the chamber.
+What stays constant is the rule that defines the label: the mid-bright
+smooth body with its tubes, not the darker neighbours nor the bright blobs.
+With 4 labeled cases a V-Net learns that rule for the intensities and sizes
+it has seen and fails on cases far from them (floods or misses the chamber);
+labeling all cases, or pseudo-labeling the unlabeled pool, closes much of
+that gap (``docs/results.md``, section 2).
 
 Files: ``<root>/2018LA_Seg_Training Set/<id>/mri_norm2.h5`` (``image``
 float32, ``label`` uint8, both stored ``(W, H, D)`` like the real LA),
 ``train.list``, ``test.list`` and ``synthetic_la.json`` (the manifest that
-makes generation idempotent).
+makes generation idempotent; it records :data:`SYNTHETIC_LA_VERSION`, so data
+written by another version of this generator is regenerated).
 """
 import contextlib
 import fcntl
@@ -39,8 +54,9 @@ from fdpl.registry import DATASETS
 from ._subsets import resolve_data_root
 from .la_dataset import LADataset
 
-#: Bumped whenever the generator's output changes; a mismatch regenerates.
-SYNTHETIC_LA_VERSION = 1
+#: Bumped whenever the generator's output changes; a cached folder whose manifest records
+#: another version is regenerated. 2: per-case style (wide case-to-case variation).
+SYNTHETIC_LA_VERSION = 2
 MANIFEST = 'synthetic_la.json'
 CASE_DIR = '2018LA_Seg_Training Set'
 CASE_FILE = 'mri_norm2.h5'
@@ -111,29 +127,87 @@ def _tubes(shape: Tuple[int, int, int], curves: Sequence[np.ndarray],
     return out
 
 
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def draw_case_style(rng: np.random.Generator) -> dict:
+    """Draw the factors that make one synthetic case differ from the others.
+
+    Every case draws its own anatomy, position, contrast, intensity scale,
+    bias field, noise, blur and distractor look from wide ranges, so a
+    handful of cases samples only a few corners of the space that the whole
+    pool covers.
+
+    Args:
+        rng (np.random.Generator): Source of randomness.
+
+    Returns:
+        dict: Plain floats and ints; see the keys in the source. Sizes are
+        fractions of the volume (``size``) or of the chamber radius.
+    """
+    return dict(
+        # anatomy and position
+        size=_log_uniform(rng, 0.8, 1.4),           # chamber linear scale
+        stretch=rng.uniform(0.7, 1.4, 3).tolist(),  # per-axis anisotropy
+        lobes=int(rng.integers(3, 8)),
+        offset=(rng.uniform(-1, 1, 3) * np.array([0.08, 0.18, 0.18])).tolist(),
+        veins=int(rng.integers(1, 6)),
+        vein_width=rng.uniform(0.14, 0.32),
+        appendage=bool(rng.random() < 0.8),
+        # distractors: a vessel, a second chamber, small bright blobs
+        aorta_radius=rng.uniform(0.06, 0.13),
+        aorta_gap=rng.uniform(0.22, 0.4),
+        aorta_level=rng.uniform(0.6, 0.85),
+        chamber2=bool(rng.random() < 0.75),
+        chamber2_size=rng.uniform(0.4, 0.7),
+        chamber2_level=rng.uniform(0.55, 0.8),
+        blobs=int(rng.integers(0, 4)),
+        blob_level=rng.uniform(1.3, 1.8),
+        # intensities
+        contrast=rng.uniform(0.3, 0.9),            # chamber over tissue (tissue ~0.3)
+        texture=rng.uniform(0.04, 0.2),
+        lung=rng.uniform(0.3, 0.75),                 # threshold of the dark regions
+        pool_inhomogeneity=rng.uniform(0.0, 0.2),
+        blur=rng.uniform(0.5, 1.2),
+        bias=rng.uniform(0.1, 0.8),                 # log-amplitude of the bias field
+        bias_cells=int(rng.integers(2, 5)),
+        cnr=_log_uniform(rng, 2.5, 8.0),             # contrast / Rician noise sigma
+        gamma=_log_uniform(rng, 0.6, 1.6),
+        scale=_log_uniform(rng, 0.5, 2.0),           # residual scale after z-scoring
+        shift=rng.uniform(-1.0, 1.0),                # residual offset after z-scoring
+    )
+
+
 def synthesize_la_volume(
         rng: np.random.Generator,
         shape: Tuple[int, int, int] = (48, 96, 96)) -> Tuple[np.ndarray, np.ndarray]:
     """Draw one LA-like volume.
+
+    The case's factors come from :func:`draw_case_style` (drawn first, from
+    the same ``rng``), then the volume is rendered from them.
 
     Args:
         rng (np.random.Generator): Source of randomness.
         shape (tuple[int, int, int]): ``(D, H, W)``.
 
     Returns:
-        tuple[np.ndarray, np.ndarray]: image float32 ``(D, H, W)``, z-scored,
-        and label uint8 ``(D, H, W)`` in {0, 1}.
+        tuple[np.ndarray, np.ndarray]: image float32 ``(D, H, W)``,
+        normalized per case up to the case's residual scale and offset, and
+        label uint8 ``(D, H, W)`` in {0, 1}.
     """
     shape = tuple(int(s) for s in shape)
     size = np.asarray(shape, dtype=np.float64)
     scale = size.min()
+    st = draw_case_style(rng)
 
-    # chamber: sum of anisotropic Gaussian blobs plus a little smooth noise, thresholded
-    centre = size / 2 + rng.uniform(-0.06, 0.06, 3) * size
+    # chamber: sum of anisotropic Gaussian lobes plus a little smooth noise, thresholded
+    centre = size / 2 + np.asarray(st['offset']) * size
+    stretch = np.asarray(st['stretch'])
     field = np.zeros(shape, dtype=np.float32)
-    for _ in range(rng.integers(4, 7)):
-        c = centre + rng.normal(0, 0.1, 3) * size
-        sig = rng.uniform(0.09, 0.2, 3) * size
+    for _ in range(st['lobes']):
+        c = centre + rng.normal(0, 0.08, 3) * size * st['size']
+        sig = rng.uniform(0.08, 0.15, 3) * size * st['size'] * stretch
         field += rng.uniform(0.7, 1.0) * _gauss3(shape, c, sig)
     field += 0.1 * field.max() * _smooth_field(rng, shape, 8)
     chamber = (field > rng.uniform(0.38, 0.46) * field.max()).astype(np.float32)
@@ -143,57 +217,65 @@ def synthesize_la_volume(
     radius = max((3 * chamber.sum() / (4 * np.pi))**(1 / 3), 2.0)
     curves, radii = [], []
     phase = rng.uniform(0, 2 * np.pi)
-    for k in range(rng.integers(2, 5)):
-        ang = phase + 2 * np.pi * (k + rng.uniform(-0.25, 0.25)) / 4
+    for k in range(st['veins']):
+        ang = phase + 2 * np.pi * (k + rng.uniform(-0.3, 0.3)) / st['veins']
         direction = np.array([rng.uniform(-0.4, 0.4), np.sin(ang), np.cos(ang)])
-        pts = _curve(rng, com, direction, radius * rng.uniform(1.5, 2.2), bend=0.08, step=1.0)
-        r0 = radius * rng.uniform(0.2, 0.3)
+        pts = _curve(rng, com, direction, radius * rng.uniform(1.4, 2.3), bend=0.1, step=1.0)
+        r0 = max(radius * st['vein_width'] * rng.uniform(0.8, 1.2), 1.0)
         curves.append(pts)
         radii.append(np.linspace(r0, 0.6 * r0, len(pts)))
-    ang = phase + np.pi / 4 + rng.uniform(-0.3, 0.3)
-    direction = np.array([rng.uniform(0.3, 0.8), np.sin(ang), np.cos(ang)])
-    pts = _curve(rng, com, direction, radius * rng.uniform(1.1, 1.4), bend=0.25, step=1.0)
-    curves.append(pts)
-    radii.append(np.linspace(0.35 * radius, 0.12 * radius, len(pts)))
+    if st['appendage']:
+        ang = phase + np.pi / 4 + rng.uniform(-0.3, 0.3)
+        direction = np.array([rng.uniform(0.3, 0.8), np.sin(ang), np.cos(ang)])
+        pts = _curve(rng, com, direction, radius * rng.uniform(1.1, 1.4), bend=0.25, step=1.0)
+        curves.append(pts)
+        radii.append(np.linspace(0.35 * radius, 0.12 * radius, len(pts)))
     label_soft = np.maximum(chamber, _tubes(shape, curves, radii))
     label_soft = ndimage.gaussian_filter(label_soft, 0.8)
     label = (label_soft > 0.5).astype(np.uint8)
 
-    # distractors: an aorta-like tube passing by and a bright blob, both unlabeled
+    # distractors (unlabeled): an aorta-like tube, a second chamber, small bright blobs;
+    # each with its own intensity relative to the chamber's
     side = rng.choice([-1.0, 1.0])
-    start = np.array([0.0, com[1] + side * rng.uniform(0.28, 0.36) * size[1],
+    start = np.array([0.0, com[1] + side * (radius + st['aorta_gap'] * size[1]),
                       com[2] + rng.uniform(-0.25, 0.25) * size[2]])
     aorta = _curve(rng, start, np.array([1.0, 0.1 * side, rng.uniform(-0.3, 0.3)]),
                    size[0] * 1.3, bend=0.04, step=1.0)
-    r_ao = rng.uniform(0.08, 0.11) * scale
-    distract = _tubes(shape, [aorta], [np.full(len(aorta), r_ao)])
-    c = com + np.array([0.0, -side, rng.choice([-1.0, 1.0])]) * rng.uniform(0.3, 0.38) * size
-    blob = _gauss3(shape, c, np.full(3, rng.uniform(0.05, 0.08) * scale))
-    # a second chamber (right-atrium-like) next to the labeled one
-    d = np.array([rng.uniform(-0.3, 0.3), -side * rng.uniform(0.3, 0.7), rng.choice([-1, 1]) * 1.0])
-    d /= np.linalg.norm(d)
-    sig2 = rng.uniform(0.45, 0.6) * radius * np.array([1.0, 1.0, 1.0])
-    c2 = com + d * (radius + 1.6 * sig2[0] + rng.uniform(1.0, 3.0))
-    blob2 = _gauss3(shape, c2, sig2 * rng.uniform(0.8, 1.2, 3))
-    # soft edges straight from the Gaussians (about two voxels wide)
-    distract = np.maximum(distract, np.clip((blob - 0.5) * 4, 0, 1))
-    distract = np.maximum(distract, np.clip((blob2 - 0.3) * 4, 0, 1)) * (1 - label)
+    layers = [(_tubes(shape, [aorta], [np.full(len(aorta), st['aorta_radius'] * scale)]),
+               st['aorta_level'])]
+    if st['chamber2']:
+        d = np.array([rng.uniform(-0.3, 0.3), -side * rng.uniform(0.3, 0.7),
+                      rng.choice([-1.0, 1.0])])
+        d /= np.linalg.norm(d)
+        sig2 = st['chamber2_size'] * radius
+        c2 = com + d * (radius + 1.6 * sig2 + rng.uniform(0.5, 3.0))
+        blob2 = _gauss3(shape, c2, sig2 * rng.uniform(0.8, 1.2, 3))
+        layers.append((np.clip((blob2 - 0.3) * 4, 0, 1), st['chamber2_level']))
+    for _ in range(st['blobs']):
+        c = rng.uniform(0.15, 0.85, 3) * size
+        blob = _gauss3(shape, c, np.full(3, rng.uniform(0.04, 0.08) * scale))
+        layers.append((np.clip((blob - 0.5) * 4, 0, 1), st['blob_level']))
 
-    # intensities, partial volume, bias field and Rician noise
-    tissue = 0.32 + 0.15 * _smooth_field(rng, shape, 12) + 0.08 * _smooth_field(rng, shape, 24)
-    lung = np.clip((_smooth_field(rng, shape, 4) - 0.45) * 8, 0, 1)
-    tissue = tissue * (1 - lung) + 0.06 * lung
-    fg_level = rng.uniform(0.7, 0.9)
+    # intensities, partial volume, bias field, Rician noise, gamma, normalization
+    tissue = 0.3 + st['texture'] * (_smooth_field(rng, shape, 12) +
+                                    0.5 * _smooth_field(rng, shape, 24))
+    lung = np.clip((_smooth_field(rng, shape, 4) - st['lung']) * 8, 0, 1)
+    tissue = tissue * (1 - lung) + 0.05 * lung
+    fg_level = 0.3 + st['contrast']
     img = tissue * (1 - label_soft) + fg_level * label_soft
-    img = img * (1 - distract) + rng.uniform(0.8, 0.95) * fg_level * distract
-    img += 0.08 * fg_level * _smooth_field(rng, shape, 8) * label_soft  # inhomogeneous pool
-    img = ndimage.gaussian_filter(img, 1.0)
-    img *= np.exp(0.3 * _smooth_field(rng, shape, 3))
-    sigma = rng.uniform(0.14, 0.2)
+    for member, level in layers:
+        member = member * (1 - label)
+        img = img * (1 - member) + level * fg_level * member
+    img += st['pool_inhomogeneity'] * fg_level * _smooth_field(rng, shape, 8) * label_soft
+    img = ndimage.gaussian_filter(img, st['blur'])
+    img *= np.exp(st['bias'] * _smooth_field(rng, shape, st['bias_cells']))
+    sigma = st['contrast'] / st['cnr']
     n1 = rng.standard_normal(shape, dtype=np.float32) * sigma
     n2 = rng.standard_normal(shape, dtype=np.float32) * sigma
     img = np.sqrt((img + n1)**2 + n2**2)
+    img = (img / (np.percentile(img, 99.5) + 1e-6))**st['gamma']
     img = (img - img.mean()) / (img.std() + 1e-6)
+    img = st['scale'] * img + st['shift']
     return img.astype(np.float32), label
 
 
@@ -265,7 +347,8 @@ def generate_synthetic_la(root: str,
         num_train (int): Training cases. Defaults to 24.
         num_test (int): Test cases. Defaults to 8.
         shape (Sequence[int]): Volume shape ``(D, H, W)``. Defaults to
-            ``(48, 96, 96)`` (about 0.2 s per case on one CPU core).
+            ``(48, 96, 96)`` (about 0.5 s per case on one CPU core; 0.2 s at
+            ``(32, 64, 64)``).
         seed (int): Seed. Defaults to 0.
         force (bool): Regenerate even if complete. Defaults to False.
 

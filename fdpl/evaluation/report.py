@@ -3,14 +3,18 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 _NAMES = ('dice', 'jaccard', 'hd95', 'asd')
 _HEADERS = ('Dice (%)', 'Jaccard (%)', '95HD', 'ASD')
+#: Table labels of the predictors of a two-network model.
+PREDICTOR_LABELS = {'net1': 'SN1', 'net2': 'SN2', 'mean': 'mean'}
 
 
 def write_metrics(work_dir: Union[str, Path], summary: Dict[str, Any],
-                  per_case: Sequence[Dict[str, Any]]) -> Tuple[str, str]:
+                  per_case: Sequence[Dict[str, Any]],
+                  per_predictor: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                  headline: Optional[str] = None) -> Tuple[str, str]:
     """Write ``metrics.json`` and ``per_case.csv`` into a folder.
 
     ``metrics.json`` holds ``{'summary': {...}, 'per_case': [...]}``; in the
@@ -20,6 +24,12 @@ def write_metrics(work_dir: Union[str, Path], summary: Dict[str, Any],
     written as ``null`` (strict JSON). ``per_case.csv`` has one row per entry
     of ``per_case``, columns in first-seen order.
 
+    With ``per_predictor`` (a model with several predictors, e.g. SN1, SN2
+    and their mean), ``summary`` and ``per_case`` stay the headline's, and
+    ``metrics.json`` adds ``headline`` (its name) and ``per_predictor``
+    (``{name: summary}``, same form as ``summary``); ``per_case.csv`` then
+    holds the rows of every predictor with a first column ``predictor``.
+
     Args:
         work_dir (str | Path): Output folder, created if missing.
         summary (dict): Either ``VolumeMetric.summary`` (values
@@ -28,6 +38,10 @@ def write_metrics(work_dir: Union[str, Path], summary: Dict[str, Any],
             an evaluator prefix such as ``val/`` is dropped).
         per_case (Sequence[dict]): Per-case rows, e.g.
             ``VolumeMetric.per_case``.
+        per_predictor (Mapping[str, Mapping], optional): name ->
+            ``{'summary': ..., 'per_case': [...]}`` of each predictor.
+        headline (str, optional): The name in ``per_predictor`` whose
+            results are ``summary`` and ``per_case``.
 
     Returns:
         tuple[str, str]: Paths of the JSON and the CSV file.
@@ -37,16 +51,26 @@ def write_metrics(work_dir: Union[str, Path], summary: Dict[str, Any],
     json_path = out_dir / 'metrics.json'
     csv_path = out_dir / 'per_case.csv'
     payload = dict(summary=_to_json(_structured(summary)), per_case=_to_json(list(per_case)))
+    csv_rows: List[Dict[str, Any]] = list(per_case)
+    if per_predictor:
+        if headline is not None and headline not in per_predictor:
+            raise KeyError(f'headline {headline!r} is not among the predictors '
+                           f'{list(per_predictor)}')
+        payload['headline'] = headline
+        payload['per_predictor'] = {
+            name: _to_json(_structured(res['summary'])) for name, res in per_predictor.items()}
+        csv_rows = [dict(predictor=name, **row) for name, res in per_predictor.items()
+                    for row in res.get('per_case', [])]
     with open(json_path, 'w', encoding='utf-8') as f:
         json.dump(payload, f, indent=2, allow_nan=False)
         f.write('\n')
     columns: List[str] = []
-    for row in per_case:
+    for row in csv_rows:
         columns.extend(k for k in row if k not in columns)
     with open(csv_path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
-        for row in per_case:
+        for row in csv_rows:
             writer.writerow(row)
     return str(json_path), str(csv_path)
 
@@ -65,6 +89,62 @@ def format_table(summary: Dict[str, Any]) -> str:
         str: The table, lines joined by newlines, no trailing newline.
     """
     structured = _structured(summary)
+    rows = [('set', ) + _HEADERS]
+    for suffix in _suffixes(structured):
+        cells = [suffix.lstrip('_') or 'all']
+        for name in _NAMES:
+            cells.append(_cell(structured.get(name + suffix)))
+        rows.append(tuple(cells))
+    lines = _render(rows)
+    counts = [f'{k}: {v}' for k, v in structured.items() if k.startswith('num_')]
+    if counts:
+        lines.append(', '.join(counts))
+    return '\n'.join(lines)
+
+
+def format_predictor_table(per_predictor: Mapping[str, Mapping[str, Any]],
+                           headline: Optional[str] = None) -> str:
+    """Terminal table with one row per predictor (SN1, SN2, mean) and metric set.
+
+    The headline predictor's label carries a ``*``, explained below the
+    table. Columns: predictor, set (only when the summaries hold several,
+    e.g. ``all`` and ``lcc``), Dice, Jaccard, 95HD, ASD (``mean +- std``
+    over cases) and the number of empty predictions.
+
+    Args:
+        per_predictor (Mapping[str, Mapping]): name -> ``{'summary': ...}``
+            (any form accepted by :func:`write_metrics`).
+        headline (str, optional): Name of the headline predictor.
+
+    Returns:
+        str: The table, lines joined by newlines, no trailing newline.
+    """
+    structured = {n: _structured(r['summary']) for n, r in per_predictor.items()}
+    suffixes: List[str] = []
+    for summ in structured.values():
+        suffixes.extend(x for x in _suffixes(summ) if x not in suffixes)
+    with_set = len(suffixes) > 1
+    rows = [('predictor', ) + (('set', ) if with_set else ()) + _HEADERS + ('empty pred', )]
+    for name, summ in structured.items():
+        label = PREDICTOR_LABELS.get(name, name) + (' *' if name == headline else '')
+        for suffix in suffixes:
+            cells = [label] + ([suffix.lstrip('_') or 'all'] if with_set else [])
+            cells += [_cell(summ.get(m + suffix)) for m in _NAMES]
+            empty = summ.get('num_empty_pred' + suffix)
+            cells.append('n/a' if empty is None else str(empty))
+            rows.append(tuple(cells))
+    lines = _render(rows)
+    if headline is not None:
+        lines.append(f'* headline: {headline} (model.infer_with unless --infer-with), the '
+                     'summary of metrics.json')
+    cases = {summ.get('num_cases') for summ in structured.values()} - {None}
+    if len(cases) == 1:
+        lines.append(f'num_cases: {cases.pop()}')
+    return '\n'.join(lines)
+
+
+def _suffixes(structured: Dict[str, Any]) -> List[str]:
+    """Metric-set suffixes ('' for the plain keys, '_lcc', '_cls2'...), first seen first."""
     suffixes = []
     for key, value in structured.items():
         if key.startswith('dice') and isinstance(value, dict):
@@ -74,19 +154,14 @@ def format_table(summary: Dict[str, Any]) -> str:
             if key.startswith(name) and isinstance(value, dict) \
                     and key[len(name):] not in suffixes:
                 suffixes.append(key[len(name):])
-    rows = [('set', ) + _HEADERS]
-    for suffix in suffixes:
-        cells = [suffix.lstrip('_') or 'all']
-        for name in _NAMES:
-            cells.append(_cell(structured.get(name + suffix)))
-        rows.append(tuple(cells))
+    return suffixes
+
+
+def _render(rows: List[Tuple[str, ...]]) -> List[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [' | '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, '-+-'.join('-' * w for w in widths))
-    counts = [f'{k}: {v}' for k, v in structured.items() if k.startswith('num_')]
-    if counts:
-        lines.append(', '.join(counts))
-    return '\n'.join(lines)
+    return lines
 
 
 def _structured(summary: Dict[str, Any]) -> Dict[str, Any]:

@@ -7,6 +7,11 @@ where ``<metric>_std`` is the standard deviation over the test cases of that
 seed. The summary takes, for each metric, the mean and the sample standard
 deviation (``ddof=1``) of the per-seed means across seeds; with one seed the
 std is None. Empty predictions are summed over seeds.
+
+For a model with several predictors (FDPL: SN1, SN2 and their mean) the
+plain columns are the headline's (``headline`` names it) and every
+predictor adds ``<name>/<metric>`` and ``<name>/<metric>_std`` columns,
+summarized across seeds the same way.
 """
 import csv
 import json
@@ -18,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 #: Metrics reported by every seeds table, in column order.
 METRICS = ('dice', 'jaccard', 'hd95', 'asd')
 _HEADERS = {'dice': 'Dice %', 'jaccard': 'Jaccard %', 'hd95': '95HD', 'asd': 'ASD'}
+_LABELS = {'net1': 'SN1', 'net2': 'SN2', 'mean': 'mean'}
 
 
 def row_from_metrics(seed: int, metrics: Dict[str, Any], **extra: Any) -> Dict[str, Any]:
@@ -32,7 +38,9 @@ def row_from_metrics(seed: int, metrics: Dict[str, Any], **extra: Any) -> Dict[s
     Returns:
         dict: ``seed``, ``<metric>`` and ``<metric>_std`` for each of
         :data:`METRICS` (None when missing), ``num_empty_pred``,
-        ``num_cases``, then ``extra``.
+        ``num_cases``; when ``metrics`` has ``per_predictor``, ``headline``
+        and ``<name>/<metric>``, ``<name>/<metric>_std`` for every
+        predictor; then ``extra``.
 
     Raises:
         KeyError: ``metrics`` has no ``summary``.
@@ -50,8 +58,33 @@ def row_from_metrics(seed: int, metrics: Dict[str, Any], **extra: Any) -> Dict[s
             row[name], row[f'{name}_std'] = value, None
     row['num_empty_pred'] = summary.get('num_empty_pred')
     row['num_cases'] = summary.get('num_cases')
+    per_predictor = metrics.get('per_predictor') or {}
+    if per_predictor:
+        row['headline'] = metrics.get('headline')
+    for pred, pred_summary in per_predictor.items():
+        for name in METRICS:
+            value = pred_summary.get(name)
+            mean, std = (value.get('mean'), value.get('std')) if isinstance(value, dict) \
+                else (value, None)
+            row[f'{pred}/{name}'], row[f'{pred}/{name}_std'] = mean, std
     row.update(extra)
     return row
+
+
+def predictor_names(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """Predictors with ``<name>/<metric>`` columns in ``rows``, first seen first."""
+    names: List[str] = []
+    for r in rows:
+        for key in r:
+            pred, sep, metric = str(key).partition('/')
+            if sep and metric in METRICS and pred not in names:
+                names.append(pred)
+    return names
+
+
+def _columns(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """Summarized columns: :data:`METRICS`, then ``<name>/<metric>`` per predictor."""
+    return list(METRICS) + [f'{p}/{m}' for p in predictor_names(rows) for m in METRICS]
 
 
 def summarize_seeds(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
@@ -62,16 +95,17 @@ def summarize_seeds(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 
     Returns:
         dict: ``{metric: {'mean', 'std', 'n'}}`` for each of :data:`METRICS`
-        (seeds whose value is None are left out and ``n`` says how many
-        counted; ``std`` is None below two values), plus
-        ``num_empty_pred`` (sum over seeds) and ``num_seeds``.
+        and each ``<name>/<metric>`` predictor column (seeds whose value is
+        None are left out and ``n`` says how many counted; ``std`` is None
+        below two values), plus ``num_empty_pred`` (sum over seeds) and
+        ``num_seeds``.
 
     Example:
         >>> summarize_seeds([dict(seed=0, dice=80.0), dict(seed=1, dice=84.0)])['dice']
         {'mean': 82.0, 'std': 2.8284271247461903, 'n': 2}
     """
     out: Dict[str, Any] = {}
-    for name in METRICS:
+    for name in _columns(rows):
         values = [float(r[name]) for r in rows
                   if r.get(name) is not None and math.isfinite(float(r[name]))]
         mean = statistics.fmean(values) if values else None
@@ -100,21 +134,29 @@ def format_seeds_markdown(table: Dict[str, Any]) -> str:
         str: The Markdown text, ending with a newline.
     """
     rows, summary = table['rows'], table['summary']
-    head = ['seed'] + [_HEADERS[m] for m in METRICS] + ['empty predictions', 'cases']
+    preds = [p for p in predictor_names(rows) if f'{p}/dice' in summary]
+    pred_cols = [f'{p}/dice' for p in preds]
+    head = ['seed'] + [_HEADERS[m] for m in METRICS] + [
+        f'Dice % {_LABELS.get(p, p)}' for p in preds] + ['empty predictions', 'cases']
+    headlines = sorted({str(r['headline']) for r in rows if r.get('headline')})
     lines = []
     if table.get('config'):
         lines.append(f"Config `{table['config']}`, split `{table.get('split', '?')}`, "
                      f"{len(rows)} seed(s). Seed rows: mean +- std over cases; last row: "
                      'mean +- sample std over seeds of the per-seed means.')
+        if headlines:
+            lines.append(f"Headline columns (Dice to ASD): predictor {', '.join(headlines)}; "
+                         'the Dice of each predictor follows.')
         lines.append('')
     lines.append('| ' + ' | '.join(head) + ' |')
     lines.append('|' + '---|' * len(head))
     for r in rows:
-        cells = [str(r['seed'])] + [_fmt(r.get(m), r.get(f'{m}_std')) for m in METRICS]
+        cells = [str(r['seed'])] + [_fmt(r.get(m), r.get(f'{m}_std'))
+                                    for m in list(METRICS) + pred_cols]
         cells += [str(r.get('num_empty_pred', 'n/a')), str(r.get('num_cases', 'n/a'))]
         lines.append('| ' + ' | '.join(cells) + ' |')
     cells = ['mean over seeds'] + [
-        _fmt(summary[m]['mean'], summary[m]['std']) for m in METRICS]
+        _fmt(summary[m]['mean'], summary[m]['std']) for m in list(METRICS) + pred_cols]
     cells += [f"{summary['num_empty_pred']} in all", '']
     lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
@@ -151,8 +193,8 @@ def write_seeds_table(out_dir: Union[str, Path], table: Dict[str, Any],
         for stat in ('mean', 'std'):
             line = {c: '' for c in columns}
             line['seed'] = stat
-            for m in METRICS:
-                if m in line:
+            for m in _columns(table['rows']):
+                if m in line and m in summary:
                     line[m] = summary[m][stat]
             if stat == 'mean' and 'num_empty_pred' in line:
                 line['num_empty_pred'] = summary['num_empty_pred']

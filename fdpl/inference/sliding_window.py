@@ -12,10 +12,15 @@ Two ways of tiling a volume are provided:
   window's output is weighted by a Gaussian centred on the patch, which
   damps the less reliable borders.
 
+* ``'whole'`` runs the predictor once on the whole volume, zero-padded to a
+  multiple of the network's size divisor (16 for V-Net): a fully
+  convolutional network in eval mode needs no tiling.
+
 All functions work on batches ``(B, C, D, H, W)`` and take a ``predictor``
 callable (a network in eval mode, or any function) mapping
 ``(N, C, d, h, w)`` to ``(N, K, d, h, w)``. They neither switch the module's
 train/eval mode nor disable autograd: call them inside ``torch.no_grad()``.
+Which mode to use when: ``docs/inference_modes.md``.
 """
 import math
 from functools import lru_cache
@@ -28,7 +33,11 @@ from torch import Tensor
 Predictor = Callable[[Tensor], Tensor]
 Size3 = Union[int, Sequence[int]]
 
-_MODES = ('classic', 'gaussian')
+#: Inference modes of :func:`sliding_window_inference` (and of ``test_cfg.mode``).
+MODES = ('classic', 'gaussian', 'whole')
+#: Windows per forward in the non-classic modes when ``test_cfg`` leaves
+#: ``sw_batch_size`` unset (measured on CPU, docs/inference_modes.md).
+DEFAULT_SW_BATCH_SIZE = 4
 
 
 def compute_window_starts(size: int, patch: int, stride: int) -> List[int]:
@@ -140,7 +149,8 @@ def sliding_window_inference(inputs: Tensor,
                              overlap: float = 0.5,
                              sw_batch_size: int = 1,
                              apply_softmax: bool = True,
-                             num_classes: Optional[int] = None) -> Tensor:
+                             num_classes: Optional[int] = None,
+                             size_divisor: int = 16) -> Tensor:
     """Class probabilities of whole volumes from patch predictions.
 
     Procedure (``mode='classic'``, the field's protocol):
@@ -156,11 +166,15 @@ def sliding_window_inference(inputs: Tensor,
     :func:`compute_window_starts_by_overlap` (unless ``stride`` is given,
     then with the classic rule) and weights every window's output by
     :func:`gaussian_importance_map` before normalising by the summed
-    weights.
+    weights. ``mode='whole'`` ignores the window options and calls
+    :func:`whole_volume_inference` (one predictor call on the volume padded
+    to a multiple of ``size_divisor``).
 
     Several windows (``sw_batch_size``) can go through ``predictor`` in one
-    call, in either mode; with a network in eval mode the result does not
-    depend on it.
+    call, in either windowed mode; with a network in eval mode the result
+    does not depend on it (up to float rounding). Outputs are accumulated in
+    place into one score map and one weight map; nothing else of the volume's
+    size is allocated per window.
 
     Args:
         inputs (Tensor): Images ``(B, C, D, H, W)``.
@@ -173,7 +187,8 @@ def sliding_window_inference(inputs: Tensor,
             In classic mode, when omitted, it is
             ``max(1, floor(patch * (1 - overlap)))`` per axis; LA uses
             ``(4, 18, 18)`` with patch ``(80, 112, 112)``.
-        mode (str): ``'classic'`` (uniform averaging) or ``'gaussian'``.
+        mode (str): ``'classic'`` (uniform averaging), ``'gaussian'`` or
+            ``'whole'``. Defaults to 'classic'.
         overlap (float): Overlap fraction in ``[0, 1)``, used when
             ``stride`` is omitted. Defaults to 0.5.
         sw_batch_size (int): Windows per predictor call. Defaults to 1.
@@ -181,13 +196,15 @@ def sliding_window_inference(inputs: Tensor,
             before accumulation. Defaults to True.
         num_classes (int, optional): Expected ``K``; checked against the
             predictor output when given.
+        size_divisor (int): Padding multiple of ``mode='whole'``. Defaults
+            to 16.
 
     Returns:
         Tensor: Probabilities ``(B, K, D, H, W)`` float32 on the device of
         ``inputs``.
     """
-    if mode not in _MODES:
-        raise ValueError(f'mode must be one of {_MODES}, got {mode!r}')
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
     _check_inputs(inputs)
     sw_batch_size = int(sw_batch_size)
     if sw_batch_size < 1:
@@ -195,34 +212,29 @@ def sliding_window_inference(inputs: Tensor,
     if not 0 <= overlap < 1:
         raise ValueError(f'overlap must lie in [0, 1), got {overlap}')
     patch = _as_triple(patch_size, 'patch_size')
+    if mode == 'whole':
+        out = whole_volume_inference(inputs, predictor, size_divisor, apply_softmax)
+        if num_classes is not None and out.shape[1] != num_classes:
+            raise ValueError(f'predictor returned {out.shape[1]} classes, '
+                             f'num_classes={num_classes}')
+        return out
     batch = inputs.shape[0]
     spatial = tuple(inputs.shape[2:])
 
     padded, pads = _pad_to_at_least(inputs, patch)
     padded_shape = tuple(padded.shape[2:])
-
-    if stride is None and mode == 'gaussian':
-        starts = [
-            compute_window_starts_by_overlap(s, p, overlap) for s, p in zip(padded_shape, patch)
-        ]
-    else:
-        if stride is None:
-            steps = tuple(max(1, int(p * (1 - overlap))) for p in patch)
-        else:
-            steps = _as_triple(stride, 'stride')
-        starts = [compute_window_starts(s, p, t) for s, p, t in zip(padded_shape, patch, steps)]
-    windows = [(d, h, w) for d in starts[0] for h in starts[1] for w in starts[2]]
+    windows = window_positions(padded_shape, patch, stride, mode, overlap)
 
     weight = None
     if mode == 'gaussian':
-        weight = gaussian_importance_map(patch).to(inputs.device)
+        weight = gaussian_importance_map(patch).to(inputs.device)[None, None]
 
     scores = None
     norm = torch.zeros((1, 1) + padded_shape, dtype=torch.float32, device=inputs.device)
     for first in range(0, len(windows), sw_batch_size):
         group = windows[first:first + sw_batch_size]
         crops = [padded[:, :, d:d + patch[0], h:h + patch[1], w:w + patch[2]] for d, h, w in group]
-        out = predictor(torch.cat(crops, dim=0))
+        out = predictor(crops[0] if len(crops) == 1 else torch.cat(crops, dim=0))
         out = _check_output(out, len(group) * batch, patch, num_classes)
         out = torch.softmax(out.float(), dim=1) if apply_softmax else out.float()
         if scores is None:
@@ -234,13 +246,53 @@ def sliding_window_inference(inputs: Tensor,
                       slice(w, w + patch[2]))
             piece = out[j * batch:(j + 1) * batch]
             if weight is None:
-                scores[region] += piece
-                norm[region] += 1.
+                scores[region].add_(piece)
+                norm[region].add_(1.)
             else:
-                scores[region] += piece * weight
-                norm[region] += weight
-    probs = scores / norm
-    return _crop(probs, pads, spatial)
+                scores[region].addcmul_(piece, weight)
+                norm[region].add_(weight)
+    return _crop(scores.div_(norm), pads, spatial)
+
+
+def window_positions(shape: Sequence[int],
+                     patch_size: Size3,
+                     stride: Optional[Size3] = None,
+                     mode: str = 'classic',
+                     overlap: float = 0.5) -> List[Tuple[int, int, int]]:
+    """Start corners ``(d, h, w)`` of the windows tiling a (padded) volume.
+
+    The rule of :func:`sliding_window_inference`: with ``stride`` (or in
+    classic mode) :func:`compute_window_starts` per axis, otherwise
+    :func:`compute_window_starts_by_overlap`.
+
+    Args:
+        shape (Sequence[int]): Spatial shape ``(D, H, W)``, each side at
+            least the patch side.
+        patch_size (int | Sequence[int]): Window size ``(d, h, w)``.
+        stride (int | Sequence[int], optional): Window step ``(d, h, w)``.
+        mode (str): ``'classic'`` or ``'gaussian'``. Defaults to 'classic'.
+        overlap (float): Overlap fraction in ``[0, 1)``. Defaults to 0.5.
+
+    Returns:
+        list[tuple[int, int, int]]: Window corners, ``w`` fastest.
+
+    Examples:
+        >>> len(window_positions((88, 142, 190), (80, 112, 112), (4, 18, 18)))
+        54
+        >>> len(window_positions((88, 132, 175), (80, 112, 112), mode='gaussian'))
+        12
+    """
+    patch = _as_triple(patch_size, 'patch_size')
+    shape = tuple(int(s) for s in shape)
+    if stride is None and mode == 'gaussian':
+        starts = [compute_window_starts_by_overlap(s, p, overlap) for s, p in zip(shape, patch)]
+    else:
+        if stride is None:
+            steps = tuple(max(1, int(p * (1 - overlap))) for p in patch)
+        else:
+            steps = _as_triple(stride, 'stride')
+        starts = [compute_window_starts(s, p, t) for s, p, t in zip(shape, patch, steps)]
+    return [(d, h, w) for d in starts[0] for h in starts[1] for w in starts[2]]
 
 
 def whole_volume_inference(inputs: Tensor,

@@ -1,16 +1,16 @@
 """Dynamic pseudo-label: shifted crops, temporary label and COM."""
-import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence
 
 import torch
 
 from fdpl.registry import PSEUDO_LABELERS
 from .base import BasePseudoLabeler, PseudoLabel
-from .functional import (com_merge, fuse_temporary, overlap_region, sample_shifts,
-                         shift_into_frame)
+from .functional import (ShiftRange, class_argmax, com_merge, fuse_temporary, overlap_region,
+                         region_room, sample_shifts, shift_axis_indices, shift_into_frame,
+                         shift_magnitudes)
 
 _AXES = {'d': 0, 'h': 1, 'w': 2}
-RangeLike = Union[None, Tuple[float, float], Sequence[Tuple[float, float]]]
+RangeLike = ShiftRange
 
 
 def context_room(context_mask: torch.Tensor, fixed_origin: Sequence[int],
@@ -47,6 +47,24 @@ class DynamicPseudoLabel(BasePseudoLabeler):
     frame, fuses them into a temporary label on the overlapping region
     ``Omega`` and completes it with the fixed label outside ``Omega`` (COM).
 
+    Where a shifted window would leave the volume (METHOD.md section 7, row
+    3), ``shift_pad=False`` clips the shift to the real image content of
+    the context region (0 on a side without room), and ``shift_pad=True``
+    applies the drawn shift as it is: the window then covers the
+    zero-padded voxels of the context region (``context_mask == 0``), which
+    :class:`~fdpl.datasets.transforms.ContextCrop3D` makes ``max_shift``
+    wide on every side. ``max_shift`` must then be at least the top of
+    ``shift_range``; fdpl derives it from ``model.semi_train_cfg.shift``.
+
+    In training the three ``shift_*`` options are set from
+    ``model.semi_train_cfg.shift`` (``range``, ``axes``, ``pad``), never in
+    the strategy's own config.
+
+    Logged statistics: ``region`` (fraction of the crop in ``Omega``),
+    ``changed`` (fraction where the dynamic label differs from the fixed
+    one), ``shift_<axis>`` (mean absolute shift applied on each shifted
+    axis, in voxels) and, with confidence masking, ``kept``.
+
     Args:
         directions (str): 'diagonal' (the four in-plane diagonals, default),
             'axis' (+h, -h, +w, -w) or 'diagonal3d' (corners of a cube).
@@ -59,6 +77,9 @@ class DynamicPseudoLabel(BasePseudoLabeler):
             sample: None = ``[ceil(P/16), floor(P/4)]`` of the patch side P;
             a pair ``(lo, hi)`` for every shifted axis, or one pair per
             shifted axis; values below 1 are fractions of P. Defaults to None.
+        shift_pad (bool): Apply the drawn shift even where the window leaves
+            the volume (zero padding) instead of clipping it to the real
+            content. Defaults to False.
         region (str): 'intersection' of the crops' overlaps (default) or
             'union' (per-voxel average over the crops that cover it).
         fusion (str): 'mean' of probabilities then argmax (default) or
@@ -71,7 +92,7 @@ class DynamicPseudoLabel(BasePseudoLabeler):
 
     def __init__(self, directions: str = 'diagonal', num_crops: int = 4,
                  shift_axes: Sequence[str] = ('h', 'w'), shift_range: RangeLike = None,
-                 region: str = 'intersection', fusion: str = 'mean',
+                 shift_pad: bool = False, region: str = 'intersection', fusion: str = 'mean',
                  include_fixed: bool = False,
                  confidence_threshold: Optional[float] = None) -> None:
         super().__init__(confidence_threshold)
@@ -86,43 +107,41 @@ class DynamicPseudoLabel(BasePseudoLabeler):
         if bad or not shift_axes:
             raise ValueError(f"shift_axes must be a non-empty subset of ('d', 'h', 'w'), "
                              f'got {shift_axes}')
+        if directions == 'diagonal3d' and len(set(shift_axes)) != 3:
+            raise ValueError("directions='diagonal3d' shifts all three axes: shift_axes must "
+                             f"be ('d', 'h', 'w'), got {tuple(shift_axes)}")
+        if not isinstance(shift_pad, bool):
+            raise ValueError(f'shift_pad must be True or False, got {shift_pad!r}')
+        try:  # the format now; fractions of P are resolved per call
+            shift_magnitudes(shift_range, shift_axes, (16, 16, 16))
+        except ValueError as e:
+            raise ValueError(f'shift_range: {e}') from None
         if region not in ('intersection', 'union'):
             raise ValueError(f"region must be 'intersection' or 'union', got {region!r}")
         if fusion not in ('mean', 'vote'):
             raise ValueError(f"fusion must be 'mean' or 'vote', got {fusion!r}")
         self.directions = directions
         self.num_crops = num_crops
-        self.shift_axes = tuple(_AXES[a] for a in shift_axes)
+        self.shift_axes = shift_axis_indices(shift_axes)
         self.shift_range = shift_range
+        self.shift_pad = shift_pad
         self.region = region
         self.fusion = fusion
         self.include_fixed = include_fixed
 
     def magnitude_ranges(self, fixed_size: Sequence[int]) -> list:
         """Resolve ``shift_range`` to three integer ``(lo, hi)`` pairs."""
-        rng = self.shift_range
-        pairs = []
-        for n, a in enumerate(sorted(self.shift_axes)):
-            if rng is None:
-                p = (math.ceil(fixed_size[a] / 16), fixed_size[a] // 4)
-            elif len(rng) == 2 and not isinstance(rng[0], (list, tuple)):
-                p = rng
-            else:
-                p = rng[n]
-            lo, hi = (int(round(v * fixed_size[a])) if 0 < v < 1 else int(v) for v in p)
-            if lo < 0 or hi < lo:
-                raise ValueError(f'shift_range {p} gives an invalid integer range ({lo}, {hi})')
-            pairs.append((a, (lo, hi)))
-        out = [(0, 0)] * 3
-        for a, p in pairs:
-            out[a] = p
-        return out
+        return list(shift_magnitudes(self.shift_range, self.shift_axes, fixed_size))
 
     def windows(self, context_mask: torch.Tensor, fixed_origin: Sequence[int],
                 fixed_size: Sequence[int],
                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
         ranges = self.magnitude_ranges(fixed_size)
-        room = context_room(context_mask.cpu(), fixed_origin, fixed_size)
+        if self.shift_pad:
+            room = torch.tensor(region_room(context_mask.shape[2:], fixed_origin, fixed_size),
+                                dtype=torch.long).expand(context_mask.shape[0], 3, 2)
+        else:
+            room = context_room(context_mask.cpu(), fixed_origin, fixed_size)
         max_shift = [max(hi, 0) for _, hi in ranges]
         shifts = sample_shifts(
             context_mask.shape[0], max_shift, directions=self.directions,
@@ -131,7 +150,7 @@ class DynamicPseudoLabel(BasePseudoLabeler):
 
     def label(self, fixed_probs: torch.Tensor, window_probs: torch.Tensor,
               origins: torch.Tensor, fixed_origin: Sequence[int]) -> PseudoLabel:
-        fixed = fixed_probs.argmax(1)
+        fixed = class_argmax(fixed_probs, 1)
         shifts = origins.to(fixed_probs.device) - torch.as_tensor(
             fixed_origin, device=fixed_probs.device).view(1, 1, 3)
         aligned, valid = shift_into_frame(window_probs, shifts)
@@ -144,6 +163,9 @@ class DynamicPseudoLabel(BasePseudoLabeler):
         weights = self.confidence_weights(probs, labels)
         stats = dict(region=float(region.float().mean()),
                      changed=float((labels != fixed).float().mean()))
+        for axis in self.shift_axes:
+            applied = shifts[..., axis].abs().float()
+            stats[f'shift_{"dhw"[axis]}'] = float(applied.mean()) if applied.numel() else 0.0
         if weights is not None:
             stats['kept'] = float(weights.mean())
         return PseudoLabel(labels=labels, weights=weights, probs=probs, stats=stats)

@@ -5,6 +5,7 @@ import torch
 
 from fdpl.registry import PSEUDO_LABELERS
 from .base import BasePseudoLabeler, PseudoLabel
+from .functional import class_argmax
 
 
 @PSEUDO_LABELERS.register_module()
@@ -17,7 +18,7 @@ class FixedPseudoLabel(BasePseudoLabeler):
 
     def label(self, fixed_probs: torch.Tensor, window_probs: torch.Tensor,
               origins: torch.Tensor, fixed_origin: Sequence[int]) -> PseudoLabel:
-        labels = fixed_probs.argmax(1)
+        labels = class_argmax(fixed_probs, 1)
         weights = self.confidence_weights(fixed_probs, labels)
         stats = {}
         if weights is not None:

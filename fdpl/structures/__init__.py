@@ -12,6 +12,7 @@ Axis convention (used everywhere in fdpl):
   boxes) act on the last two axes ``(H, W)``.
 """
 from .seg_data_sample import VolSegDataSample
+from .spatial_record import invert_record
 from .voxel_data import VoxelData
 
-__all__ = ['VoxelData', 'VolSegDataSample']
+__all__ = ['VoxelData', 'VolSegDataSample', 'invert_record']

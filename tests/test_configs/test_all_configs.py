@@ -44,14 +44,19 @@ def _hook(cfg: Config) -> dict:
     return hooks[0]
 
 
+def _semi(cfg: Config) -> dict:
+    """The method's settings: ``model.semi_train_cfg``."""
+    return cfg.model.semi_train_cfg
+
+
 def _get(cfg: Config, dotted: str) -> Any:
-    """``'a.b.0.c'`` lookup; ``hook`` is the PseudoLabelHook entry of custom_hooks and a
-    final ``keys`` gives the sorted keys of a dict."""
+    """``'a.b.0.c'`` lookup; ``semi`` is ``model.semi_train_cfg`` and a final ``keys``
+    gives the sorted keys of a dict whose value is not None."""
     parts = dotted.split('.')
-    obj: Any = _hook(cfg) if parts[0] == 'hook' else cfg[parts[0]]
+    obj: Any = _semi(cfg) if parts[0] == 'semi' else cfg[parts[0]]
     for part in parts[1:]:
         if part == 'keys':
-            return sorted(obj.keys())
+            return sorted(k for k, v in obj.items() if v is not None)
         obj = obj[int(part)] if isinstance(obj, (list, tuple)) else obj[part]
     return obj
 
@@ -85,9 +90,13 @@ def test_config_parses_checks_and_builds(path: Path):
     assert _trainable(model) > 0
     for hook_cfg in cfg.get('custom_hooks', []):
         HOOKS.build(copy.deepcopy(hook_cfg))
+    assert 'pseudo_label_hook' not in cfg  # stale: check_config refuses it
     if cfg.model.type == 'SemiSupervisedSegmentor':
-        # what a child config inherits (`_base_.pseudo_label_hook`) is what runs here
-        assert cfg.pseudo_label_hook == _hook(cfg)
+        # the hook takes no method option: they all live in model.semi_train_cfg
+        assert _hook(cfg) == dict(type='PseudoLabelHook')
+        hook = HOOKS.build(copy.deepcopy(_hook(cfg)))
+        hook.configure(model)
+        assert set(hook.strategies) <= set(model.semi_train_cfg.strategies)
 
 
 @pytest.mark.parametrize('rel, per_net', [
@@ -106,14 +115,14 @@ SETTINGS: Dict[str, List[Tuple[str, Any]]] = {
         ('train_dataloader.dataset.datasets.1.labeled_num', 6),
         ('train_dataloader.dataset.datasets.0.num_val', 12),
         ('train_dataloader.dataset.datasets.0.path_template', 'Pancreas_h5/{}_norm.h5'),
-        ('hook.weight_max', 0.3), ('model.noise', 0.05), ('model.backbone.type', 'VNet'),
+        ('semi.schedule.weight_max', 0.3), ('semi.noise', 0.05), ('model.backbone.type', 'VNet'),
         ('model.test_cfg.patch_size', (96, 96, 96)), ('model.test_cfg.stride', (16, 16, 16)),
         ('train_cfg.max_iters', 10000), ('optim_wrapper.optimizer.lr', 0.01),
     ],
     'fdpl/vnet_pancreas_20pct.py': [
         ('train_dataloader.dataset.datasets.0.labeled_num', 12),
         ('train_dataloader.dataset.datasets.1.labeled_num', 12),
-        ('hook.weight_max', 1.0), ('model.noise', 0.05), ('train_cfg.max_iters', 10000),
+        ('semi.schedule.weight_max', 1.0), ('semi.noise', 0.05), ('train_cfg.max_iters', 10000),
     ],
     'fdpl/unet3d_brats2019_10pct.py': [
         ('train_dataloader.dataset.datasets.0.labeled_num', 25),
@@ -122,13 +131,14 @@ SETTINGS: Dict[str, List[Tuple[str, Any]]] = {
         ('train_dataloader.dataset.datasets.0.path_template', 'data/{}.h5'),
         ('val_dataloader.dataset.ann_file', 'val.txt'),
         ('test_dataloader.dataset.ann_file', 'test.txt'),
-        ('hook.weight_max', 0.3), ('model.noise', 0.05), ('model.backbone.type', 'UNet3D'),
+        ('semi.schedule.weight_max', 0.3), ('semi.noise', 0.05),
+        ('model.backbone.type', 'UNet3D'),
         ('model.test_cfg.patch_size', (96, 96, 96)), ('train_cfg.max_iters', 30000),
     ],
     'fdpl/unet3d_brats2019_20pct.py': [
         ('train_dataloader.dataset.datasets.0.labeled_num', 50),
         ('train_dataloader.dataset.datasets.1.labeled_num', 50),
-        ('hook.weight_max', 1.0), ('model.noise', 0.05),
+        ('semi.schedule.weight_max', 1.0), ('semi.noise', 0.05),
     ],
     'supervised/vnet_pancreas_10pct.py': [
         ('train_dataloader.dataset.labeled_num', 6), ('train_dataloader.batch_size', 4),
@@ -166,19 +176,21 @@ def test_augmentation_per_benchmark():
                                                   max_shift=(0, 24, 24))
 
 
-#: The edit each ablation makes (checked on the hook / model that runs).
+#: The edit each ablation makes (checked on model.semi_train_cfg, the settings that run).
 ABLATION_EDITS: Dict[str, List[Tuple[str, Any]]] = {
-    'la_10pct_fixed_only.py': [('hook.strategies.keys', ['fix'])],
-    'la_10pct_dynamic_only.py': [('hook.strategies.keys', ['dyn'])],
-    'la_10pct_no_cut.py': [('hook.cut', None), ('model.cut_students', ())],
-    'la_10pct_com_union.py': [('hook.strategies.dyn.region', 'union')],
-    'la_10pct_fusion_vote.py': [('hook.strategies.dyn.fusion', 'vote')],
-    'la_10pct_one_shift.py': [('hook.strategies.dyn.num_crops', 1)],
-    'la_10pct_axis_shifts.py': [('hook.strategies.dyn.directions', 'axis')],
-    'la_10pct_teacher_eval.py': [('hook.teacher_mode', 'eval')],
-    'la_10pct_warmup1000.py': [('hook.warmup_iters', 1000)],
-    'la_10pct_conf0.65.py': [('hook.strategies.fix.confidence_threshold', 0.65),
-                             ('hook.strategies.dyn.confidence_threshold', 0.65)],
+    'la_10pct_fixed_only.py': [('semi.strategies.keys', ['fix'])],
+    'la_10pct_dynamic_only.py': [('semi.strategies.keys', ['dyn'])],
+    'la_10pct_no_cut.py': [('semi.cut', None), ('semi.cut_students', ())],
+    'la_10pct_com_union.py': [('semi.strategies.dyn.region', 'union')],
+    'la_10pct_fusion_vote.py': [('semi.strategies.dyn.fusion', 'vote')],
+    'la_10pct_one_shift.py': [('semi.strategies.dyn.num_crops', 1)],
+    'la_10pct_axis_shifts.py': [('semi.strategies.dyn.directions', 'axis')],
+    'la_10pct_teacher_eval.py': [('semi.teacher_mode', 'eval')],
+    'la_10pct_warmup1000.py': [('semi.schedule.warmup_iters', 1000)],
+    'la_10pct_conf0.65.py': [('semi.confidence_threshold', 0.65)],
+    'la_10pct_shift_pad.py': [('semi.shift.pad', True)],
+    'la_10pct_weights_0.5.py': [('semi.unsup_weights.fix', 0.5), ('semi.unsup_weights.dyn', 0.5)],
+    'la_10pct_ce_unsup.py': [('model.loss_unsup.alpha', 1.0)],
 }
 ABLATION_EDITS.update({
     f'la_10pct_alpha_{a}.py': [('model.loss_sup.alpha', a), ('model.loss_unsup.alpha', a)]
@@ -190,19 +202,28 @@ def test_every_ablation_has_expectations():
     assert sorted(p.name for p in ABLATIONS) == sorted(ABLATION_EDITS)
 
 
+def _flat(obj: Any, prefix: str = '') -> Dict[str, Any]:
+    """``{'a.b': value}`` of a nested dict (a None or non-dict value is a leaf)."""
+    if not isinstance(obj, dict) or not obj:
+        return {prefix: obj}
+    out: Dict[str, Any] = {}
+    for key, value in obj.items():
+        out.update(_flat(value, f'{prefix}.{key}' if prefix else str(key)))
+    return out
+
+
 def _check_ablation(cfg: Config, name: str, base: Config) -> None:
     for dotted, value in ABLATION_EDITS[name]:
         assert _get(cfg, dotted) == value, dotted
-    # only the named edit differs from the base: the rest of the hook is inherited
-    edited = {d.split('.')[1] for d, _ in ABLATION_EDITS[name] if d.startswith('hook.')}
-    for key, value in _hook(base).items():
-        if key not in edited:
-            assert _hook(cfg)[key] == value, key
-    if 'strategies' in edited:
-        for sname, scfg in _hook(cfg).strategies.items():
-            for key, value in _hook(base).strategies[sname].items():
-                if not any(d.endswith(f'{sname}.{key}') for d, _ in ABLATION_EDITS[name]):
-                    assert scfg[key] == value, f'{sname}.{key}'
+    # only the named edit differs from the base: the rest of the model is inherited
+    edits = [d.replace('semi.', 'semi_train_cfg.', 1) for d, _ in ABLATION_EDITS[name]]
+    edits = [d[len('model.'):] if d.startswith('model.') else d for d in edits]
+    edits = [d[:-len('.keys')] if d.endswith('.keys') else d for d in edits]
+    ours, theirs = _flat(cfg.model.to_dict()), _flat(base.model.to_dict())
+    for key in set(ours) | set(theirs):
+        if not any(key == e or key.startswith(e + '.') for e in edits):
+            assert ours.get(key) == theirs.get(key), key
+    assert cfg.custom_hooks == base.custom_hooks
 
 
 @pytest.mark.parametrize('path', ABLATIONS, ids=lambda p: p.name)
@@ -223,10 +244,10 @@ def test_ablation_applies_on_cpu_config(path: Path, tmp_path: Path):
     base = Config.fromfile(str(CPU_CONFIG))
     check_config(cfg)
     _check_ablation(cfg, path.name, base)
-    assert _hook(cfg).rampup_iters == _hook(base).rampup_iters == 120
+    assert _semi(cfg).schedule.rampup_iters == _semi(base).schedule.rampup_iters == 240
     assert cfg.model.backbone.base_channels == 8
-    assert cfg.pseudo_label_hook == _hook(cfg)
-    HOOKS.build(copy.deepcopy(_hook(cfg)))
+    assert _hook(cfg) == dict(type='PseudoLabelHook')
+    MODELS.build(copy.deepcopy(cfg.model))
 
 
 # ---------------------------------------------------------------- data layout
@@ -278,3 +299,37 @@ def test_dataset_layout(rel, folder, lists, template, sizes, tmp_path, monkeypat
     assert tuple(item['inputs'].shape) == (1, 96, 144, 144)
     assert item['data_samples'].metainfo['labeled'] is False
     assert tuple(test[0]['inputs'].shape) == (1, 30, 36, 40)  # (D, H, W) of a (W, H, D) file
+
+
+def _train_noise(cfg: Config) -> float:
+    """Training-input noise of a config's model: ``model.noise`` or, for a two-network model,
+    ``model.semi_train_cfg.noise`` when it has one."""
+    semi = cfg.model.get('semi_train_cfg') or {}
+    return float(semi.get('noise', cfg.model.get('noise', 0.0)))
+
+
+SUPERVISED_TWINS = sorted(p for p in CONFIGS if p.relative_to(CONFIG_DIR).parts[0] == 'supervised'
+                          and (CONFIG_DIR / 'fdpl' / p.relative_to(CONFIG_DIR / 'supervised'))
+                          .is_file())
+
+
+def test_supervised_twins_found():
+    assert len(SUPERVISED_TWINS) >= 8
+
+
+@pytest.mark.parametrize('path', SUPERVISED_TWINS, ids=_rel)
+def test_supervised_baseline_gets_the_noise_of_its_fdpl_twin(path: Path):
+    """A fair comparison: the baseline's training inputs get FDPL's perturbation."""
+    twin = CONFIG_DIR / 'fdpl' / path.relative_to(CONFIG_DIR / 'supervised')
+    sup, fdpl = Config.fromfile(str(path)), Config.fromfile(str(twin))
+    assert sup.model.type == 'SupervisedSegmentor'
+    assert _train_noise(sup) == _train_noise(fdpl) > 0
+    assert MODELS.build(copy.deepcopy(sup.model)).noise == _train_noise(fdpl)
+
+
+@pytest.mark.parametrize('base, pair', [('vnet.py', 'vnet_pair.py'),
+                                        ('unet3d.py', 'unet3d_pair.py')])
+def test_model_bases_agree_on_noise(base: str, pair: str):
+    models = CONFIG_DIR / '_base_' / 'models'
+    assert _train_noise(Config.fromfile(str(models / base))) == \
+        _train_noise(Config.fromfile(str(models / pair)))

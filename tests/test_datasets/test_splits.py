@@ -373,7 +373,8 @@ LA_FILES = sorted(LA_SPLITS.glob('*.json'))
 def test_la_split_files_shipped():
     names = {p.name for p in LA_FILES}
     assert names == {f'la_labeled{n}_{t}.json' for n in (4, 8, 16)
-                     for t in ('canonical', 'seed0', 'seed1', 'seed2')}
+                     for t in ('canonical', 'seed0', 'seed1', 'seed2')} | {
+                         'la_labeled64_canonical.json'}  # full supervision
     splits = {p.name: load_split(str(p)) for p in LA_FILES}
     c8 = splits['la_labeled8_canonical.json']
     # PROTOCOL.md 1.1: the first ids of train.list and test.list
@@ -397,12 +398,12 @@ def test_la_split_files_match_the_lists():
     train = (LA_LISTS / 'train.list').read_text().split()
     test = (LA_LISTS / 'test.list').read_text().split()
     source = dict(list='train.list', test_list='test.list')
-    for n in (4, 8, 16):
+    for n in (4, 8, 16, 64):
         canonical = make_canonical_split(train, n, num_val=16, test_ids=test, dataset='LA',
                                          source=source)
         assert load_split(str(LA_SPLITS / f'la_labeled{n}_canonical.json')) == canonical
         assert canonical['labeled'] == train[:n] and canonical['val'] == train[-16:]
-        for k in (0, 1, 2):
+        for k in (0, 1, 2) if n < 64 else ():
             assert load_split(str(LA_SPLITS / f'la_labeled{n}_seed{k}.json')) == \
                 make_random_split(train, n, k, num_val=16, test_ids=test, dataset='LA',
                                   source=source)
@@ -413,7 +414,8 @@ def test_la_split_files_match_the_lists():
     ('supervised/vnet_la_5pct.py', 4), ('supervised/vnet_la_10pct.py', 8),
     ('supervised/vnet_la_20pct.py', 16), ('supervised/vnet_la_full.py', 8),
     ('fdpl/cpu/vnet_la_10pct_half.py', 8), ('supervised/cpu/vnet_la_10pct_half.py', 8),
-    ('fdpl/ablations/la_10pct_no_cut.py', 8),
+    ('fdpl/ablations/la_10pct_no_cut.py', 8), ('supervised/cpu/vnet16_la_half_10pct.py', 8),
+    ('fdpl/cpu/vnet16_la_half_10pct.py', 8), ('supervised/cpu/vnet16_la_half_full.py', 64),
 ])
 def test_la_configs_point_at_the_matching_split_file(rel, n):
     """``{{fileDirname}}`` in the base file resolves wherever the leaf config lives."""

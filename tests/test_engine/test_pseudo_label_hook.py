@@ -7,6 +7,7 @@ unlabeled context regions carrying ``context_mask``, ``fixed_origin`` and
 ``fixed_size``.
 """
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -82,16 +83,17 @@ def test_schedule_linear_and_constant():
 def test_schedule_bad_ramp():
     with pytest.raises(ValueError, match='ramp'):
         unsup_weight(0, ramp='cosine')
-    with pytest.raises(ValueError, match='ramp'):
-        PseudoLabelHook(ramp='cosine')
+    with pytest.raises(ValueError, match=r'model\.semi_train_cfg\.schedule\.ramp'):
+        _model(schedule=dict(ramp='cosine'))
 
 
 # ---------------------------------------------------------------- fixtures
 
 
-def _model(seed: int = 0) -> SemiSupervisedSegmentor:
+def _model(seed: int = 0, **semi_train_cfg) -> SemiSupervisedSegmentor:
     torch.manual_seed(seed)
-    return SemiSupervisedSegmentor(backbone=dict(type='VNet', base_channels=2))
+    return SemiSupervisedSegmentor(backbone=dict(type='VNet', base_channels=2),
+                                   semi_train_cfg=semi_train_cfg)
 
 
 def _balance_head(net: nn.Module, batch: dict, mode: str, gain: float = 10.0) -> None:
@@ -180,6 +182,8 @@ def _reference(model, batch: dict, state: torch.Tensor, mode: str = 'eval'):
     for student, teacher in ((1, model.net2), (2, model.net1)):
 
         def teach(x, net=teacher):
+            if mode == 'reference_stats':
+                return _reference_stats_probs(net, x, len(unl))
             with teacher_mode(net, mode):
                 return torch.softmax(net(x), dim=1)
 
@@ -191,6 +195,44 @@ def _reference(model, batch: dict, state: torch.Tensor, mode: str = 'eval'):
                 margin = cut.apply(margin, masks, partners)
             out[f'{name}_{student}'] = (labels, margin)
     return out, masks, partners
+
+
+def _reference_stats_probs(net: nn.Module, crops: torch.Tensor, b: int) -> torch.Tensor:
+    """The ``train_frozen`` teacher, computed the straightforward way.
+
+    ``crops`` are ``(b * (1 + N), C, d, h, w)``, sample-major, the fixed crop
+    first. The fixed crops go through the network in one batch-statistics
+    pass (:func:`teacher_mode`); the statistics of that pass become the
+    running statistics of a copy of the network (BatchNorm momentum 1, the
+    unbiased variance turned back into the biased one the pass normalised
+    with), which then predicts every window alone, in eval mode.
+    """
+    import copy
+
+    from torch.nn.modules.batchnorm import _BatchNorm
+    from torch.nn.modules.dropout import _DropoutNd
+    crops = crops.view(b, -1, *crops.shape[1:])
+    with teacher_mode(net, 'train_frozen'):
+        fixed = torch.softmax(net(crops[:, 0]), dim=1)
+    ref = copy.deepcopy(net).train()
+    counts = {}
+    for m in ref.modules():
+        if isinstance(m, _DropoutNd):
+            m.eval()
+        elif isinstance(m, _BatchNorm):
+            m.reset_running_stats()
+            m.momentum = 1.0
+            m.register_forward_pre_hook(
+                lambda mod, inp: counts.__setitem__(mod, inp[0].numel() // inp[0].shape[1]))
+    ref(crops[:, 0])
+    for m, n in counts.items():
+        m.running_var.mul_((n - 1) / n)
+    ref.eval()
+    out = []
+    for i in range(b):
+        out.append(fixed[i:i + 1])
+        out += [torch.softmax(ref(w[None]), dim=1) for w in crops[i, 1:]]
+    return torch.cat(out)
 
 
 def _assert_labels_match(actual, expected, margin, tol: float = 1e-4):
@@ -218,7 +260,7 @@ def test_make_pseudo_labels_attaches_labels_and_stats():
     buffers = {k: v.clone() for k, v in model.named_buffers()}
     hook = PseudoLabelHook()  # train_frozen teacher
     hook.before_run(_runner(model))
-    stats = hook.make_pseudo_labels(model, batch)
+    stats = hook.make_pseudo_labels(model, batch, monitor_labeled=True)
 
     unl = _unlabeled(batch)
     assert 'pseudo_labels' not in batch['data_samples'][1]  # the labeled sample
@@ -264,13 +306,14 @@ def test_make_pseudo_labels_attaches_labels_and_stats():
 
 
 def test_cut_student_labels_are_cut_mix_of_clean_labels():
-    model = _model(1)
+    model = _model(1, teacher_mode='eval')
     for net in model.nets:
         _balance_head(net, _raw_batch(), 'eval')
-    hooks = {bs: PseudoLabelHook(teacher_mode='eval', seed=7, teacher_batch_size=bs)
-             for bs in (None, 1)}
-    for hook in hooks.values():
+    hooks = {bs: PseudoLabelHook(seed=7) for bs in (None, 1)}
+    for bs, hook in hooks.items():
+        model.semi_train_cfg.teacher_batch_size = bs
         hook.before_run(_runner(model))
+        assert hook.teacher_batch_size == bs and hook.teacher_mode == 'eval'
     state = hooks[None].generator.get_state()
     expected, masks, partners = _reference(model, _raw_batch(), state, mode='eval')
 
@@ -293,12 +336,10 @@ def test_cut_student_labels_are_cut_mix_of_clean_labels():
 
 
 def test_cut_disabled_and_no_cut_students():
-    model = _model()
-    model.cut_students = ()
+    model = _model(cut=None, cut_students=(), teacher_mode='eval',
+                   strategies=dict(fix=dict(type='FixedPseudoLabel', confidence_threshold=0.51)))
     batch = _raw_batch()
-    hook = PseudoLabelHook(
-        cut=None, strategies=dict(fix=dict(type='FixedPseudoLabel', confidence_threshold=0.51)),
-        teacher_mode='eval', monitor=False)
+    hook = PseudoLabelHook(monitor=False)
     hook.before_run(_runner(model))
     stats = hook.make_pseudo_labels(model, batch)
     assert stats == {}
@@ -318,9 +359,9 @@ def test_cut_disabled_and_no_cut_students():
 
 
 def test_before_train_iter_sets_weight_and_skips_warmup():
-    model = _model()
+    model = _model(schedule=dict(warmup_iters=5, rampup_iters=10, rampup_step=1, weight_max=0.5))
     runner = _runner(model)
-    hook = PseudoLabelHook(warmup_iters=5, rampup_iters=10, rampup_step=1, weight_max=0.5)
+    hook = PseudoLabelHook()
     hook.before_run(runner)
     batch = _raw_batch()
     model.unsup_weight = 123.0
@@ -374,16 +415,262 @@ def test_generator_state_round_trip():
 
 
 def test_bad_options():
-    with pytest.raises(KeyError):
-        PseudoLabelHook(strategies=dict(fix=dict(type='NoSuchPseudoLabel')))
-    with pytest.raises(ValueError, match='_'):
-        PseudoLabelHook(strategies=dict(fix_a=dict(type='FixedPseudoLabel')))
-    with pytest.raises(ValueError, match='strategy'):
-        PseudoLabelHook(strategies={})
-    with pytest.raises(TypeError, match='BasePseudoLabeler'):
-        PseudoLabelHook(strategies=dict(cut=dict(type='CutMix')))
-    with pytest.raises(ValueError, match='teacher_mode'):
-        PseudoLabelHook(teacher_mode='frozen')
+    for semi, err, match in [
+        (dict(strategies=dict(fix=dict(type='NoSuchPseudoLabel'))), KeyError, 'NoSuchPseudoLabel'),
+        (dict(strategies=dict(fix_a=dict(type='FixedPseudoLabel'))), ValueError, '_'),
+        (dict(strategies={}), ValueError, 'strategy'),
+        (dict(strategies=dict(fix=None, dyn=None)), ValueError, 'strategy'),
+        (dict(strategies=dict(cut=dict(type='CutMix'))), TypeError, 'BasePseudoLabeler'),
+        (dict(teacher_mode='frozen'), ValueError, 'teacher_mode'),
+    ]:
+        with pytest.raises(err, match=match):
+            _model(**semi)
     hook = PseudoLabelHook()
     with pytest.raises(TypeError, match='nets'):
         hook.before_run(SimpleNamespace(model=nn.Conv3d(1, 2, 1), seed=0))
+    with pytest.raises(RuntimeError, match='configure'):
+        hook.make_pseudo_labels(_model(), _raw_batch())
+
+
+@pytest.mark.parametrize('option, home', [
+    (dict(weight_max=0.3), 'model.semi_train_cfg.schedule.weight_max'),
+    (dict(rampup_iters=600), 'model.semi_train_cfg.schedule.rampup_iters'),
+    (dict(strategies=dict(fix=dict(type='FixedPseudoLabel'))), 'model.semi_train_cfg.strategies'),
+    (dict(teacher_mode='eval'), 'model.semi_train_cfg.teacher_mode'),
+    (dict(cut=None), 'model.semi_train_cfg.cut'),
+])
+def test_method_options_on_the_hook_point_to_their_home(option, home):
+    """A config that still sets method options on the hook fails, naming the new key."""
+    with pytest.raises(ValueError, match=home.replace('.', r'\.') + ' instead'):
+        PseudoLabelHook(**option)
+    with pytest.raises(ValueError, match=r'PseudoLabelHook\.seeed is not an option.*seed'):
+        PseudoLabelHook(seeed=1)
+
+
+def test_hook_reads_the_model_settings():
+    model = _model(teacher_mode='eval', teacher_batch_size=3, cut=None,
+                   shift=dict(range=(2, 5), axes=('w', ), pad=True),
+                   schedule=dict(weight_max=0.5, rampup_iters=10),
+                   strategies=dict(fix=None, dyn=dict(type='DynamicPseudoLabel', num_crops=2)))
+    hook = PseudoLabelHook()
+    hook.before_run(_runner(model))
+    assert list(hook.strategies) == ['dyn'] and hook.cut is None
+    dyn = hook.strategies['dyn']
+    assert (dyn.shift_range, dyn.shift_axes, dyn.shift_pad) == ((2, 5), (2, ), True)
+    assert dyn.num_crops == 2
+    assert (hook.teacher_mode, hook.teacher_batch_size) == ('eval', 3)
+    assert hook.schedule == dict(weight_max=0.5, warmup_iters=0, rampup_iters=10,
+                                 rampup_step=150, ramp='sigmoid')
+    # confidence masking: one switch reaches every strategy
+    model = _model(confidence_threshold=0.7)
+    hook.configure(model)
+    assert [s.confidence_threshold for s in hook.strategies.values()] == [0.7, 0.7]
+
+
+# ---------------------------------------------------------------- one home, from the config
+
+TINY = Path(__file__).resolve().parents[1] / 'data' / 'configs' / 'fdpl_tiny.py'
+
+
+def _tiny_batch(cfg, tmp_path, monkeypatch):
+    """Model, hook and one real batch of the tiny config (after check_config)."""
+    from mmengine.runner import Runner
+
+    from fdpl.registry import HOOKS, MODELS
+    from fdpl.utils import check_config
+    monkeypatch.setenv('FDPL_DATA_ROOT', str(tmp_path))
+    check_config(cfg)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    hook = HOOKS.build([h for h in cfg.custom_hooks if h['type'] == 'PseudoLabelHook'][0])
+    hook.configure(model)
+    hook.generator = _gen(0)
+    cfg.train_dataloader.num_workers = 0
+    batch = next(iter(Runner.build_dataloader(cfg.train_dataloader, seed=0)))
+    return model, hook, batch
+
+
+def test_cfg_option_shift_range_changes_the_windows(tmp_path, monkeypatch):
+    """``--cfg-options model.semi_train_cfg.shift.range=...`` reaches the windows drawn,
+    and the context margin of the data follows it."""
+    from mmengine.config import Config, DictAction
+    parser = __import__('argparse').ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    options = parser.parse_args(['--cfg-options', 'model.semi_train_cfg.shift.range=(3,3)',
+                                 'model.semi_train_cfg.shift.pad=True']).cfg_options
+    cfg = Config.fromfile(str(TINY))
+    cfg.merge_from_dict(options)
+    model, hook, batch = _tiny_batch(cfg, tmp_path, monkeypatch)
+    crop = cfg.train_dataloader.dataset.datasets[1].pipeline[2]
+    assert crop['type'] == 'ContextCrop3D' and tuple(crop['max_shift']) == (0, 3, 3)
+    unl = [s for s in batch['data_samples'] if 'context_mask' in s]
+    assert tuple(unl[0].metainfo['fixed_origin']) == (0, 3, 3)
+    assert tuple(batch['inputs'][-1].shape[1:]) == (16, 16 + 6, 16 + 6)
+    cmask = torch.stack([s.context_mask.data for s in unl])
+    shifts = hook.strategies['dyn'].windows(cmask, (0, 3, 3), (16, 16, 16), _gen(1)) - \
+        torch.tensor([0, 3, 3])
+    assert shifts[..., 0].eq(0).all() and shifts[..., 1:].abs().eq(3).all()
+    stats = hook.make_pseudo_labels(model, batch)
+    assert stats['dyn1_shift_h'] == stats['dyn2_shift_w'] == 3.0
+
+    # the default range of a 16 patch is [1, 4]: other windows, another margin
+    default = Config.fromfile(str(TINY))
+    model, hook, batch = _tiny_batch(default, tmp_path, monkeypatch)
+    assert tuple(default.train_dataloader.dataset.datasets[1].pipeline[2]['max_shift']) == (
+        0, 4, 4)
+    assert hook.strategies['dyn'].shift_range is None
+
+
+def test_margin_mismatch_fails_naming_both(tmp_path, monkeypatch):
+    """A Runner built without check_config, margin and shift range disagreeing."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    monkeypatch.setenv('FDPL_DATA_ROOT', str(tmp_path))
+    cfg = Config.fromfile(str(TINY))
+    cfg.model.semi_train_cfg.shift.range = (2, 6)  # needs max_shift (0, 6, 6); data has 4
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError) as err:
+        runner.train()
+    msg = str(err.value)
+    assert 'train_dataloader.dataset.datasets.1.pipeline.2.max_shift=(0, 4, 4)' in msg
+    assert 'model.semi_train_cfg.shift.range=(2, 6)' in msg and 'max_shift=(0, 6, 6)' in msg
+
+
+# ---------------------------------------------------------------- the teacher's batch
+
+
+def _swap_labeled(batch: dict, seed: int) -> dict:
+    """The batch with other image content in its labeled crop."""
+    x = torch.randn(1, *SIZE, generator=_gen(seed)) * 3 + 1
+    batch['inputs'][1] = x
+    return batch
+
+
+def test_train_frozen_labels_match_the_straightforward_path():
+    """Pure engineering (chunking, inference mode, window cropping, fast argmax)
+    keeps the labels of the straightforward computation of the same method:
+    fixed crops with their batch statistics, each window alone with those."""
+    model = _model(1)  # train_frozen teacher
+    for net in model.nets:
+        _balance_head(net, _raw_batch(), 'train_frozen')
+    for bs in (None, ):  # other chunkings: see the next test
+        model.semi_train_cfg.teacher_batch_size = bs
+        hook = PseudoLabelHook(seed=5)
+        hook.before_run(_runner(model))
+        state = hook.generator.get_state()
+        expected, masks, _ = _reference(model, _raw_batch(), state, mode='reference_stats')
+        batch = _raw_batch()
+        hook.make_pseudo_labels(model, batch, monitor_labeled=True)
+        for key in LABELS:
+            _assert_labels_match(_attached(batch, key), *expected[key])
+        assert torch.equal(_attached(batch, 'cut_mask'), masks)
+
+
+@pytest.mark.parametrize('mode', ['train_frozen', 'train', 'eval'])
+def test_labels_do_not_depend_on_labeled_crops_or_chunking(mode):
+    model = _model(2, teacher_mode=mode)
+    for net in model.nets:
+        _balance_head(net, _raw_batch(), 'train_frozen')
+        if mode == 'train':  # dropout off: the labels are then deterministic
+            net.dropout = None
+    runs = {}
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    for bs, labeled, monitor in ((None, 'orig', False), (None, 'other', True),
+                                 (None, 'none', False), (1, 'orig', True), (3, 'other', False)):
+        model.semi_train_cfg.teacher_batch_size = bs
+        hook = PseudoLabelHook(seed=3)
+        hook.before_run(_runner(model))
+        batch = _raw_batch()
+        if labeled == 'other':
+            _swap_labeled(batch, 11)
+        elif labeled == 'none':
+            del batch['inputs'][1], batch['data_samples'][1]
+        stats = hook.make_pseudo_labels(model, batch, monitor_labeled=monitor)
+        assert ('teacher1_dice_labeled' in stats) == (monitor and labeled != 'none')
+        runs[bs, labeled, monitor] = {k: _attached(batch, k) for k in LABELS}
+        if mode == 'train':  # the fixed-crop pass updates the running stats
+            for k, v in model.named_buffers():
+                v.copy_(buffers[k])
+    base = runs[None, 'orig', False]
+    for (bs, labeled, monitor), labels in runs.items():
+        for key in LABELS:
+            if bs is None:  # the same forward passes: exactly the same labels
+                assert torch.equal(labels[key], base[key]), (bs, labeled, monitor, key)
+            else:  # other chunks: at most a last-bit flip at a near-tie
+                assert (labels[key] != base[key]).float().mean() < 1e-3
+    # the labeled crop does change what a batch-statistics teacher of the old
+    # kind (one pass over labeled and unlabeled windows) would predict
+    if mode != 'eval':
+        x = torch.stack([_raw_batch()['inputs'][0][:, :, 8:40, 8:40]])
+        y = _swap_labeled(_raw_batch(), 11)['inputs'][1][None]
+        z = _raw_batch()['inputs'][1][None]
+        with torch.no_grad(), teacher_mode(model.net1, 'train_frozen'):
+            assert not torch.allclose(model.net1(torch.cat([y, x]))[1:],
+                                      model.net1(torch.cat([z, x]))[1:])
+
+
+def test_train_mode_updates_running_stats_once():
+    model = _model(teacher_mode='train')
+    hook = PseudoLabelHook()
+    hook.before_run(_runner(model))
+    before = {k: v.clone() for k, v in model.named_buffers() if 'num_batches' in k}
+    hook.make_pseudo_labels(model, _raw_batch(), monitor_labeled=True)
+    for k, v in model.named_buffers():
+        if 'num_batches' in k:
+            assert int(v) == int(before[k]) + 1, k  # the fixed-crop pass only
+
+
+def test_labeled_monitoring_once_per_logging_interval():
+    from mmengine.hooks import LoggerHook
+    model = _model(schedule=dict(rampup_iters=0))
+    runner = _runner(model)
+    runner.hooks = [LoggerHook(interval=2)]
+    hook = PseudoLabelHook()
+    hook.before_run(runner)
+    asked = []
+    make = hook.make_pseudo_labels
+
+    def spy(model, batch, monitor_labeled=False):
+        asked.append(monitor_labeled)
+        return make(model, batch, monitor_labeled=monitor_labeled)
+
+    hook.make_pseudo_labels = spy
+    logged = []
+    for it in range(4):
+        runner.iter = it
+        hook.before_train_iter(runner, it, _raw_batch())
+        logged.append(runner.message_hub.get_scalar('train/pl_teacher1_dice_labeled').current())
+    assert asked == [True, False, True, False]
+    assert logged[1] == logged[0] and logged[3] == logged[2]  # the latest measurement
+
+
+def test_teacher_autocast():
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+    from fdpl.engine.hooks.pseudo_label_hook import _amp_autocast_kwargs
+    amp = AmpOptimWrapper.__new__(AmpOptimWrapper)  # building one needs CUDA
+    amp.cast_dtype = torch.bfloat16
+    plain = OptimWrapper(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1))
+    assert _amp_autocast_kwargs(amp) == dict(dtype=torch.bfloat16)
+    assert _amp_autocast_kwargs(plain) is None and _amp_autocast_kwargs(None) is None
+    runner = SimpleNamespace(optim_wrapper=amp)
+    hook = PseudoLabelHook()
+    hook.before_train(runner)
+    assert hook.teacher_autocast == dict(dtype=torch.bfloat16)
+
+    model = _model(1, teacher_mode='eval')
+    for net in model.nets:
+        _balance_head(net, _raw_batch(), 'eval')
+    labels = {}
+    for name, kwargs in (('fp32', None), ('bf16', dict(dtype=torch.bfloat16))):
+        hook = PseudoLabelHook(seed=0)
+        hook.before_run(_runner(model))
+        hook.teacher_autocast = kwargs
+        batch = _raw_batch()
+        hook.make_pseudo_labels(model, batch)
+        labels[name] = _attached(batch, 'fix_1')
+    # bfloat16 logits: labels flip only where the teacher is unsure
+    assert (labels['fp32'] != labels['bf16']).float().mean() < 0.05

@@ -54,3 +54,33 @@ def test_writers(tmp_path):
     text = open(md).read()
     assert '| 0 | 80.00 +- 1.00 |' in text
     assert '85.00 +- 7.07' in text and format_seeds_markdown(table) == text
+
+
+def _fdpl_metrics(dices):
+    """metrics.json of a two-network model: headline net1, dices per predictor."""
+    per = {name: dict(_metrics(d)['summary']) for name, d in dices.items()}
+    return dict(summary=per['net1'], per_case=[], headline='net1', per_predictor=per)
+
+
+def test_predictor_columns(tmp_path):
+    rows = [row_from_metrics(s, _fdpl_metrics(dict(net1=a, net2=b, mean=c)))
+            for s, (a, b, c) in enumerate(((80.0, 82.0, 84.0), (84.0, 80.0, 86.0)))]
+    assert rows[0]['headline'] == 'net1' and rows[0]['dice'] == 80.0
+    assert rows[0]['net2/dice'] == 82.0 and rows[0]['mean/dice_std'] == 1.0
+    assert rows[1]['mean/hd95'] == 5.0
+    summary = summarize_seeds(rows)
+    assert summary['dice'] == summary['net1/dice'] == dict(mean=82.0, std=math.sqrt(8.0), n=2)
+    assert summary['net2/dice'] == dict(mean=81.0, std=math.sqrt(2.0), n=2)
+    assert summary['mean/dice']['mean'] == 85.0 and summary['mean/jaccard']['mean'] == 75.0
+    table = dict(config='c.py', split='val', seeds=[0, 1], rows=rows, summary=summary)
+    text = format_seeds_markdown(table)
+    head = [line for line in text.splitlines() if line.startswith('| seed')][0]
+    assert head.endswith('| Dice % SN1 | Dice % SN2 | Dice % mean | empty predictions | cases |')
+    assert 'predictor net1' in text
+    assert '| 0 | 80.00 +- 1.00 | 70.00 +- 2.00 | 5.00 +- 0.50 | 1.00 +- 0.10 | 80.00 +- 1.00 | ' \
+        '82.00 +- 1.00 | 84.00 +- 1.00 |' in text
+    assert '| mean over seeds | 82.00 +- 2.83 |' in text and '| 85.00 +- 1.41 |' in text
+    _, cs, _ = write_seeds_table(tmp_path, table)
+    lines = list(csv.DictReader(open(cs)))
+    assert float(lines[2]['net2/dice']) == 81.0 and float(lines[3]['mean/dice']) == \
+        pytest.approx(math.sqrt(2.0))

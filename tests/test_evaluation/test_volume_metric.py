@@ -161,3 +161,60 @@ def test_nan_is_written_as_null(tmp_path):
     assert 'n/a' in format_table(summary)
     with open(tmp_path / 'per_case.csv', newline='') as f:
         assert np.isnan(float(next(csv.DictReader(f))['hd95']))
+
+
+# ------------------------------------------------ several predictors (SN1, SN2, mean)
+
+
+def test_pred_key_scores_another_field():
+    gt = _cube((2, 2, 2))
+    sample = _sample(torch.zeros(SHAPE, dtype=torch.int64), gt, 'a')
+    sample['pred_sem_seg_net2'] = dict(data=gt.clone()[None])
+    assert _evaluate(VolumeMetric(), [dict(sample)])['dice'] == 0.0
+    assert _evaluate(VolumeMetric(pred_key='pred_sem_seg_net2'), [sample])['dice'] == 100.0
+    with pytest.raises(KeyError, match='pred_sem_seg_mean'):
+        _evaluate(VolumeMetric(pred_key='pred_sem_seg_mean'), [sample])
+
+
+def _predictor_results():
+    gt = _cube((2, 2, 2))
+    preds = dict(net1=_cube((2, 2, 2)), net2=_cube((4, 2, 2)),
+                 mean=torch.zeros(SHAPE, dtype=torch.int64))
+    out = {}
+    for name, pred in preds.items():
+        metric = VolumeMetric()
+        _evaluate(metric, [_sample(pred, gt, 'a')])
+        out[name] = dict(summary=metric.summary, per_case=metric.per_case)
+    return out
+
+
+def test_write_metrics_per_predictor(tmp_path):
+    per = _predictor_results()
+    head = per['net2']
+    json_path, csv_path = write_metrics(tmp_path, head['summary'], head['per_case'],
+                                        per_predictor=per, headline='net2')
+    data = json.loads(Path(json_path).read_text())
+    # the headline stays where a one-network run puts it
+    assert data['summary']['dice']['mean'] == pytest.approx(50.0)
+    assert data['per_case'] == json.loads(json.dumps(head['per_case']))
+    assert data['headline'] == 'net2' and list(data['per_predictor']) == ['net1', 'net2', 'mean']
+    assert data['per_predictor']['net1']['dice']['mean'] == pytest.approx(100.0)
+    assert data['per_predictor']['mean']['num_empty_pred'] == 1
+    with open(csv_path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [r['predictor'] for r in rows] == ['net1', 'net2', 'mean']
+    assert list(rows[0])[0] == 'predictor' and float(rows[1]['dice']) == pytest.approx(50.0)
+    with pytest.raises(KeyError, match='headline'):
+        write_metrics(tmp_path, head['summary'], [], per_predictor=per, headline='both')
+
+
+def test_format_predictor_table_marks_the_headline():
+    from fdpl.evaluation import format_predictor_table
+    table = format_predictor_table(_predictor_results(), headline='net1')
+    lines = table.splitlines()
+    assert lines[0].split(' | ')[0].strip() == 'predictor'
+    body = {line.split(' | ')[0].strip(): line for line in lines[2:5]}
+    assert set(body) == {'SN1 *', 'SN2', 'mean'}
+    assert '100.00 +- 0.00' in body['SN1 *'] and '50.00 +- 0.00' in body['SN2']
+    assert body['mean'].rstrip().endswith('| 1')  # one empty prediction
+    assert '* headline: net1' in table and 'num_cases: 1' in table

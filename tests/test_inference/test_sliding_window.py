@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from fdpl.inference import (compute_window_starts, compute_window_starts_by_overlap,
                             gaussian_importance_map, sliding_window_inference,
-                            whole_volume_inference)
+                            whole_volume_inference, window_positions)
 
 
 def _one_hot_predictor(num_classes, calls=None):
@@ -208,3 +208,105 @@ def test_whole_volume_inference_pads_to_divisor():
                                    apply_softmax=False)
     assert shapes == [(32, 32, 32)]
     assert torch.equal(probs.argmax(1), labels)
+
+
+def _pointwise(x):
+    """Logits that depend on each voxel alone: (N, 1, ...) -> (N, 3, ...)."""
+    return torch.cat([x, 0.5 * x.square(), torch.sin(3 * x)], dim=1)
+
+
+@pytest.mark.parametrize('mode,stride,overlap,sw', [('classic', (3, 5, 7), 0.5, 1),
+                                                    ('classic', None, 0.25, 3),
+                                                    ('gaussian', None, 0.5, 4),
+                                                    ('gaussian', None, 0.0, 2),
+                                                    ('gaussian', (4, 4, 4), 0.5, 8)])
+def test_pointwise_predictor_stitches_to_the_whole_volume_output(mode, stride, overlap, sw):
+    # for a predictor without spatial context every weighted average of
+    # window outputs is the output of the whole volume
+    x = torch.randn(2, 1, 19, 23, 30, generator=torch.Generator().manual_seed(5))
+    probs = sliding_window_inference(x, _pointwise, (16, 16, 16), stride=stride, mode=mode,
+                                     overlap=overlap, sw_batch_size=sw)
+    expected = torch.softmax(_pointwise(x), dim=1)
+    assert probs.shape == (2, 3, 19, 23, 30)
+    assert torch.allclose(probs, expected, atol=1e-6)
+    whole = sliding_window_inference(x, _pointwise, (16, 16, 16), mode='whole', size_divisor=8)
+    assert torch.allclose(whole, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize('shape,patch,stride,mode,overlap', [
+    ((88, 132, 175), (80, 112, 112), None, 'gaussian', 0.5),
+    ((88, 132, 175), (80, 112, 112), None, 'gaussian', 0.25),
+    ((88, 142, 190), (80, 112, 112), (4, 18, 18), 'classic', 0.5),
+    ((20, 20, 20), (20, 20, 20), None, 'gaussian', 0.5),
+    ((33, 17, 64), (16, 16, 16), None, 'classic', 0.5),
+])
+def test_window_positions_cover_the_volume_exactly(shape, patch, stride, mode, overlap):
+    windows = window_positions(shape, patch, stride, mode, overlap)
+    assert len(windows) == len(set(windows))
+    hits = torch.zeros(shape, dtype=torch.int32)
+    for d, h, w in windows:
+        assert 0 <= d <= shape[0] - patch[0] and 0 <= h <= shape[1] - patch[1] \
+            and 0 <= w <= shape[2] - patch[2]
+        hits[d:d + patch[0], h:h + patch[1], w:w + patch[2]] += 1
+    assert hits.min() >= 1  # every voxel seen, no window leaves the volume
+    for axis in range(3):  # both ends flush
+        starts = sorted({win[axis] for win in windows})
+        assert starts[0] == 0 and starts[-1] == shape[axis] - patch[axis]
+
+
+def test_window_counts_of_the_la_case():
+    # 175 x 132 x 88 (W, H, D): 12 windows at overlap 0.5 (as MONAI), 8 at 0.25, 54 classic
+    shape, patch = (88, 132, 175), (80, 112, 112)
+    assert len(window_positions(shape, patch, mode='gaussian', overlap=0.5)) == 12
+    assert len(window_positions(shape, patch, mode='gaussian', overlap=0.25)) == 8
+    assert len(window_positions(shape, patch, (4, 18, 18))) == 3 * 3 * 5
+
+
+def test_whole_mode_calls_the_predictor_once_on_the_padded_volume():
+    labels = _random_labels((1, 20, 30, 17), 2, seed=6)
+    calls = []
+    probs = sliding_window_inference(labels[:, None].float(), _one_hot_predictor(2, calls),
+                                     patch_size=(16, 16, 16), mode='whole', apply_softmax=False)
+    assert calls == [(1, 1, 32, 32, 32)]
+    assert torch.equal(probs.argmax(1), labels)
+    with pytest.raises(ValueError, match='num_classes'):
+        sliding_window_inference(labels[:, None].float(), _one_hot_predictor(2), 16,
+                                 mode='whole', num_classes=3)
+
+
+def test_eval_vnet_whole_volume_is_batch_independent_and_close_to_windows():
+    # In eval mode BatchNorm is a fixed affine map per channel, so a volume's
+    # output does not depend on what else is in the batch; away from the
+    # borders a window sees the same field of view as the whole pass.
+    from fdpl.models.backbones import VNet
+    torch.manual_seed(0)
+    net = VNet(base_channels=2).eval()
+    x = torch.randn(2, 1, 32, 48, 48)
+    with torch.no_grad():
+        both = sliding_window_inference(x, net, 32, mode='whole')
+        one = sliding_window_inference(x[1:], net, 32, mode='whole')
+        windows = sliding_window_inference(x, net, (32, 32, 32), mode='gaussian', overlap=0.5,
+                                           sw_batch_size=3)
+    assert torch.allclose(both[1:], one, atol=1e-5)
+    agree = (both.argmax(1) == windows.argmax(1)).float().mean()
+    assert agree > 0.8
+
+
+def test_matches_monai_given_the_same_weights():
+    # MONAI samples its Gaussian differently (peak 0.91 instead of 1 for a
+    # 16-voxel side); given fdpl's map as roi_weight_map, and sides whose
+    # spans are multiples of its step (so both place the same windows), the
+    # two functions agree to float rounding.
+    monai_inferers = pytest.importorskip('monai.inferers')
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv3d(4, 2, 3, padding=1)).eval()
+    x = torch.randn(1, 1, 32, 24, 40)
+    with torch.no_grad():
+        ours = sliding_window_inference(x, net, 16, mode='gaussian', overlap=0.5,
+                                        sw_batch_size=4)
+        theirs = torch.as_tensor(monai_inferers.sliding_window_inference(
+            x, (16, 16, 16), 4, lambda w: torch.softmax(net(w), 1), overlap=0.5,
+            mode='gaussian', roi_weight_map=gaussian_importance_map(16)))
+    assert torch.allclose(ours, theirs, atol=1e-5)
+    assert torch.equal(ours.argmax(1), theirs.argmax(1))

@@ -74,8 +74,8 @@ NET1 = (2.0, -1.0)
 NET2 = (-1.5, 0.5)
 
 
-def _semi_model(**kwargs) -> SemiSupervisedSegmentor:
-    model = SemiSupervisedSegmentor(backbone=TINY_VNET, **kwargs)
+def _semi_model(**semi_train_cfg) -> SemiSupervisedSegmentor:
+    model = SemiSupervisedSegmentor(backbone=TINY_VNET, semi_train_cfg=semi_train_cfg)
     model.net1 = AffineNet(*NET1)
     model.net2 = AffineNet(*NET2)
     return model
@@ -264,11 +264,62 @@ def test_semi_bad_options():
     with pytest.raises(ValueError, match='backbone'):
         SemiSupervisedSegmentor()
     with pytest.raises(ValueError, match='cut_students'):
-        SemiSupervisedSegmentor(backbone=TINY_VNET, cut_students=(3, ))
+        SemiSupervisedSegmentor(backbone=TINY_VNET, semi_train_cfg=dict(cut_students=(3, )))
     with pytest.raises(ValueError, match='infer_with'):
         SemiSupervisedSegmentor(backbone=TINY_VNET, infer_with='both')
     with pytest.raises(KeyError, match='test_cfg'):
         SemiSupervisedSegmentor(backbone=TINY_VNET, test_cfg=dict(patch=(4, 8, 8)))
+
+
+@pytest.mark.parametrize('semi, message', [
+    (dict(schedule=dict(rampup_iter=3)),
+     "model.semi_train_cfg.schedule.rampup_iter is not an option; expected one of weight_max, "
+     "warmup_iters, rampup_iters, rampup_step, ramp; did you mean 'rampup_iters'?"),
+    (dict(weight_max=0.3), "model.semi_train_cfg.weight_max is not an option; expected one of "
+     "strategies, shift, cut, cut_students, unsup_weights, schedule, confidence_threshold, "
+     "teacher_mode, teacher_batch_size, noise; did you mean 'schedule.weight_max'?"),
+    (dict(shift=dict(rnage=(4, 16))), "model.semi_train_cfg.shift.rnage is not an option; "
+     "expected one of range, axes, pad; did you mean 'range'?"),
+    (dict(unsup_weights=dict(dny=0.5)), 'model.semi_train_cfg.unsup_weights.dny is not an '
+     "option; expected one of fix, dyn; did you mean 'dyn'?"),
+    (dict(strategies=dict(dyn=dict(type='DynamicPseudoLabel', fuson='vote'))),
+     'model.semi_train_cfg.strategies.dyn.fuson is not an option of DynamicPseudoLabel'),
+    (dict(strategies=dict(dyn=dict(type='DynamicPseudoLabel', shift_range=(4, 16)))),
+     'model.semi_train_cfg.strategies.dyn.shift_range is not read there: set '
+     'model.semi_train_cfg.shift.range instead'),
+    (dict(confidence_threshold=0.7, strategies=dict(fix=dict(type='FixedPseudoLabel',
+                                                             confidence_threshold=0.6))),
+     'are both set'),
+    (dict(shift=dict(range=(5, 2))), 'model.semi_train_cfg.shift.range'),
+    (dict(noise=-1.0), 'model.semi_train_cfg.noise'),
+])
+def test_semi_train_cfg_unknown_or_bad_option_is_named(semi, message):
+    with pytest.raises(ValueError) as err:
+        SemiSupervisedSegmentor(backbone=TINY_VNET, semi_train_cfg=semi)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize('key', ['noise', 'unsup_weights', 'cut_students'])
+def test_model_options_moved_to_semi_train_cfg(key):
+    with pytest.raises(ValueError, match=rf'set model\.semi_train_cfg\.{key} instead'):
+        SemiSupervisedSegmentor(backbone=TINY_VNET, **{key: None})
+    with pytest.raises(ValueError, match='model.nosie is not an option'):
+        SemiSupervisedSegmentor(backbone=TINY_VNET, nosie=0.1)
+
+
+def test_semi_train_cfg_defaults_and_attributes():
+    model = _semi_model(unsup_weights=dict(dyn=0.5), strategies=dict(
+        fix=dict(type='FixedPseudoLabel'), dyn=dict(type='DynamicPseudoLabel'), mine=None))
+    cfg = model.semi_train_cfg
+    assert cfg.unsup_weights == dict(fix=1.0, dyn=0.5, mine=1.0)
+    assert cfg.shift == dict(range=None, axes=('h', 'w'), pad=False)
+    assert cfg.schedule.rampup_iters == 6000 and cfg.cut_students == (2, )
+    assert (model.unsup_weights, model.cut_students, model.noise) == (cfg.unsup_weights, (2, ),
+                                                                      0.0)
+    model.noise = 0.1  # the attributes write through to the one home
+    assert model.semi_train_cfg.noise == 0.1
+    with pytest.raises(ValueError, match='cut_students'):
+        model.cut_students = (3, )
 
 
 # ---------------------------------------------------------------- predict

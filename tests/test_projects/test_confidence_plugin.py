@@ -91,14 +91,17 @@ def test_project_config_loads_the_plugin():
     cfg = Config.fromfile(str(PROJECT_CFG))  # runs custom_imports from the repo root
     assert cfg.custom_imports.imports == ['projects.confidence_pseudo_label.confidence_pl']
     hook_cfg = [h for h in cfg.custom_hooks if h['type'] == 'PseudoLabelHook']
-    assert len(hook_cfg) == 1
+    assert hook_cfg == [dict(type='PseudoLabelHook')]  # the settings live on the model
+    init_default_scope('fdpl')
     hook = HOOKS.build(hook_cfg[0])
+    hook.configure(MODELS.build(cfg.model))
     assert type(hook.strategies['fix']).__name__ == 'ConfidenceWeightedPseudoLabel'
     assert type(hook.strategies['dyn']).__name__ == 'DynamicPseudoLabel'
+    assert cfg.model.semi_train_cfg.strategies.fix == dict(
+        type='ConfidenceWeightedPseudoLabel', mode='soft', power=1.0)
     # the tiny test config uses the same strategies
     tiny = Config.fromfile(str(CONF_TINY))
-    tiny_hook = [h for h in tiny.custom_hooks if h['type'] == 'PseudoLabelHook'][0]
-    assert tiny_hook['strategies'] == hook_cfg[0]['strategies']
+    assert tiny.model.semi_train_cfg.strategies == cfg.model.semi_train_cfg.strategies
     assert tiny.custom_imports == cfg.custom_imports
 
 
@@ -111,6 +114,7 @@ def test_weights_reach_the_loss(tmp_path, monkeypatch):
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     batch = next(iter(loader))
     hook = HOOKS.build([h for h in cfg.custom_hooks if h['type'] == 'PseudoLabelHook'][0])
+    hook.configure(model)
     hook.generator = torch.Generator().manual_seed(0)
     stats = hook.make_pseudo_labels(model, batch)
     assert 0.0 < stats['fix1_wmean'] <= 1.0 and 0.0 < stats['fix2_wmean'] <= 1.0

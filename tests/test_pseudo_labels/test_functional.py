@@ -2,10 +2,11 @@
 import pytest
 import torch
 
-from fdpl.pseudo_labels.functional import (box_to_mask, com_merge, crop_windows, cut_mix,
-                                           cut_unmix, cutmix_box, fuse_temporary,
-                                           overlap_region, pair_masks, pair_partners,
-                                           pseudo_label_stats, sample_shifts, shift_into_frame)
+from fdpl.pseudo_labels.functional import (box_to_mask, com_merge, context_margin,
+                                           crop_windows, cut_mix, cut_unmix, cutmix_box,
+                                           fuse_temporary, overlap_region, pair_masks,
+                                           pair_partners, pseudo_label_stats, region_room,
+                                           sample_shifts, shift_into_frame, shift_magnitudes)
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -89,6 +90,34 @@ def test_sample_shifts_deterministic_under_seed():
 def test_sample_shifts_bad_input(kwargs):
     with pytest.raises(ValueError, match='sample_shifts'):
         sample_shifts(2, (0, 4, 4), **kwargs)
+
+
+@pytest.mark.parametrize('shift_range, axes, size, expected', [
+    (None, ('h', 'w'), (32, 64, 64), ((0, 0), (4, 16), (4, 16))),  # LA at half resolution
+    (None, ('h', 'w'), (80, 112, 112), ((0, 0), (7, 28), (7, 28))),
+    ((4, 16), ('w', 'h'), (32, 64, 64), ((0, 0), (4, 16), (4, 16))),
+    ([4, 24], ('h', 'w'), (32, 64, 64), ((0, 0), (4, 24), (4, 24))),  # a list from the CLI
+    (((1, 2), (0.25, 0.5)), ('h', 'w'), (16, 32, 32), ((0, 0), (1, 2), (8, 16))),
+    ((2, 3), (0, 1, 2), (16, 32, 32), ((2, 3), (2, 3), (2, 3))),
+])
+def test_shift_magnitudes_and_context_margin(shift_range, axes, size, expected):
+    assert shift_magnitudes(shift_range, axes, size) == expected
+    assert context_margin(shift_range, axes, size) == tuple(hi for _, hi in expected)
+
+
+@pytest.mark.parametrize('shift_range, axes', [
+    ((5, 2), ('h', )), (((1, 2), ), ('h', 'w')), ('4,16', ('h', )), ((1, 2), ('x', )),
+    ((1, 2), ()), ((1, 2), ('h', 'h')),
+])
+def test_shift_magnitudes_bad_input(shift_range, axes):
+    with pytest.raises(ValueError):
+        shift_magnitudes(shift_range, axes, (16, 32, 32))
+
+
+def test_region_room():
+    assert region_room((2, 4, 7), (0, 0, 3), (2, 4, 1)) == ((0, 0), (0, 0), (3, 3))
+    with pytest.raises(ValueError, match='does not fit'):
+        region_room((2, 4, 7), (0, 0, 4), (2, 4, 4))
 
 
 # ---------------------------------------------------------------- windows
@@ -430,3 +459,17 @@ def test_pseudo_label_stats():
     assert stats['ref_fg_fraction'] == pytest.approx(2 / 8)
     empty = torch.zeros(1, 2, 2, 2, dtype=torch.long)
     assert pseudo_label_stats(empty, empty)['dice'] == 1.0
+
+
+@pytest.mark.parametrize('classes', [1, 2, 3, 5])
+def test_class_argmax_equals_argmax(classes):
+    from fdpl.pseudo_labels.functional import class_argmax
+    g = torch.Generator().manual_seed(classes)
+    x = torch.randn(2, classes, 3, 4, 5, generator=g)
+    x[:, :, 0] = 0.25  # ties everywhere on one slice: the first class wins, as in argmax
+    x[:, :, 1, 0] = torch.arange(classes, 0, -1, dtype=torch.float).view(1, -1, 1)
+    for dim in (1, 2):
+        assert torch.equal(class_argmax(x, dim), x.argmax(dim))
+    assert class_argmax(x).dtype == torch.long
+    with pytest.raises(ValueError, match='empty'):
+        class_argmax(torch.zeros(1, 0, 2))

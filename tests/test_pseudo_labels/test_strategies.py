@@ -6,6 +6,7 @@ and which labels they return for a teacher whose answer is known.
 """
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -177,11 +178,68 @@ def test_drawn_magnitudes_stay_in_range(shift_range, lo, hi):
 
 @pytest.mark.parametrize('kwargs', [
     dict(directions='spiral'), dict(num_crops=0), dict(num_crops=5), dict(shift_axes=('x', )),
-    dict(shift_axes=()), dict(region='all'), dict(fusion='max')
+    dict(shift_axes=()), dict(region='all'), dict(fusion='max'), dict(shift_pad='yes'),
+    dict(shift_range=((1, 2), )), dict(directions='diagonal3d', num_crops=8)
 ])
 def test_dynamic_bad_options(kwargs):
     with pytest.raises(ValueError):
         DynamicPseudoLabel(**kwargs)
+
+
+def test_shift_pad_one_voxel_wide_volume():
+    """A volume 1 voxel wide in w, shift drawn 3 (hand-built answer).
+
+    ``ContextCrop3D(crop_size=(2, 4, 1), max_shift=(0, 0, 3))`` on a
+    ``(2, 4, 1)`` volume gives a ``(2, 4, 7)`` context region whose only
+    real column is w = 3, the fixed crop's (``fixed_origin = (0, 0, 3)``).
+    Shifting w by 3 voxels: clipping finds no real content on either side
+    and applies shift 0 (window at w = 3); padding applies the drawn shift,
+    so the windows start at w = 6 and w = 0 -- 3 voxels away -- and cover
+    only voxels marked 0 (padding) in the context mask.
+    """
+    from fdpl.datasets.transforms import ContextCrop3D
+    vol = np.arange(8, dtype=np.float32).reshape(1, 2, 4, 1) + 1
+    out = ContextCrop3D(crop_size=(2, 4, 1), max_shift=(0, 0, 3))(dict(img=vol))
+    mask = torch.from_numpy(out['context_mask'])[None, None]  # (1, 1, 2, 4, 7)
+    assert tuple(out['fixed_origin']) == (0, 0, 3)
+    assert mask[0, 0, 0, 0].tolist() == [0, 0, 0, 1, 0, 0, 0]
+    ctx = torch.from_numpy(out['img'])[None]  # (1, 1, 2, 4, 7)
+    kw = dict(shift_axes=('w', ), shift_range=(3, 3), directions='diagonal')
+
+    clip = DynamicPseudoLabel(**kw).windows(mask, (0, 0, 3), (2, 4, 1), _gen())
+    assert clip[0, :, 2].tolist() == [3, 3, 3, 3]  # no room: shift 0
+
+    pad = DynamicPseudoLabel(shift_pad=True, **kw)
+    origins = pad.windows(mask, (0, 0, 3), (2, 4, 1), _gen())
+    assert origins[0, :, 2].tolist() == [6, 0, 6, 0]  # fixed_origin +3, -3, +3, -3
+    assert origins[0, :, :2].eq(0).all()
+    windows = crop_windows(mask[:, 0], origins, (2, 4, 1))  # (1, 4, 2, 4, 1)
+    assert windows.eq(0).all()  # every voxel they hold is padding, marked 0
+    assert crop_windows(ctx, origins, (2, 4, 1)).eq(0).all()  # zero-filled image too
+
+    # no overlap with the 1-voxel fixed crop: COM keeps the fixed label everywhere
+    res = pad(threshold_teacher, ctx, mask, (0, 0, 3), (2, 4, 1), generator=_gen())
+    assert res.stats['region'] == 0.0 and res.stats['shift_w'] == 3.0
+    assert torch.equal(res.labels, (ctx[:, 0, :, :, 3:4] > 0.5).long())
+
+
+def test_shift_pad_keeps_the_drawn_shift_at_the_volume_border():
+    ctx, mask = _context()
+    ctx[..., :ORIGIN[2]] = 0
+    mask[..., :ORIGIN[2]] = 0  # the volume ends at the fixed crop's left side in w
+    clip = DynamicPseudoLabel(shift_range=(2, 2))
+    pad = DynamicPseudoLabel(shift_range=(2, 2), shift_pad=True)
+    shifts_clip = clip.windows(mask, ORIGIN, SIZE, _gen()) - torch.tensor(ORIGIN)
+    shifts_pad = pad.windows(mask, ORIGIN, SIZE, _gen()) - torch.tensor(ORIGIN)
+    assert shifts_clip[0].tolist() == [[0, 2, 2], [0, 2, 0], [0, -2, 2], [0, -2, 0]]
+    assert shifts_pad[0].tolist() == [[0, 2 * h, 2 * w] for _, h, w in DIAGONALS]
+    res_clip = clip(threshold_teacher, ctx, mask, ORIGIN, SIZE, generator=_gen())
+    res_pad = pad(threshold_teacher, ctx, mask, ORIGIN, SIZE, generator=_gen())
+    # Omega: (8 - 4) x (8 - 4) of 8 x 8 with padding, (8 - 4) x (8 - 2) when clipped
+    assert res_pad.stats['region'] == pytest.approx(16 / 64)
+    assert res_clip.stats['region'] == pytest.approx(24 / 64)
+    assert res_pad.stats['shift_w'] == 2.0 and res_clip.stats['shift_w'] == 1.0
+    assert res_pad.stats['shift_h'] == res_clip.stats['shift_h'] == 2.0
 
 
 # ---------------------------------------------------------------- labels
@@ -459,11 +517,14 @@ def test_plugin_strategy_builds_from_registry(plugin):
     res = strategy(threshold_teacher, ctx, mask, ORIGIN, SIZE)
     assert res.labels.shape == (2, *SIZE) and (res.labels == 1).all()
     assert res.stats == {'value': 1.0}
-    # a hook config can name it like a built-in strategy
-    from fdpl.engine.hooks import PseudoLabelHook
-    hook = PseudoLabelHook(strategies=dict(const=dict(type=plugin, value=0)))
-    assert isinstance(hook.strategies['const'], ConstantPseudoLabel)
-    assert hook.strategies['const'].value == 0
+    # model.semi_train_cfg can name it like a built-in strategy
+    from fdpl.models.segmentors.semi_train_cfg import (build_strategies,
+                                                       normalize_semi_train_cfg)
+    semi = normalize_semi_train_cfg(dict(strategies=dict(const=dict(type=plugin, value=0))))
+    assert semi.unsup_weights == dict(const=1.0)
+    strategies = build_strategies(semi)
+    assert isinstance(strategies['const'], ConstantPseudoLabel)
+    assert strategies['const'].value == 0
     # the built-in strategies are found through the same registry
     assert isinstance(PSEUDO_LABELERS.build(dict(type='DynamicPseudoLabel')), DynamicPseudoLabel)
     assert isinstance(PSEUDO_LABELERS.build(dict(type='CutMix')), CutMix)

@@ -30,6 +30,12 @@ def test_run_seeds_table_resume_and_refusal(tmp_path):
         assert row['checkpoint'].endswith('iter_4.pth') and row['train_wall_s'] > 0
         assert (work / f"seed_{row['seed']}" / 'test_val' / 'metrics.json').is_file()
     assert table['summary']['dice']['n'] == 2
+    # FDPL: the headline (SN1) plus a column per predictor, summarized over seeds too
+    for row in table['rows']:
+        assert row['headline'] == 'net1' and row['dice'] == row['net1/dice']
+        assert {'net2/dice', 'mean/dice', 'mean/hd95_std'} <= set(row)
+    assert table['summary']['mean/dice']['n'] == 2
+    assert 'Dice % SN1 | Dice % SN2 | Dice % mean' in first.stdout
     # different seeds train differently
     assert table['rows'][0]['dice'] != table['rows'][1]['dice'] or \
         table['rows'][0]['hd95'] != table['rows'][1]['hd95']

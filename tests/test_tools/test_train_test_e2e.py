@@ -75,14 +75,35 @@ def test_train_then_test(tmp_path):
     proc = _run(['tools/test.py', TINY, ckpt, '--work-dir', test_work, '--out', out,
                  '--show-dir', show], data)
     assert 'dice' in proc.stdout.lower()
+    # one row per predictor of the two-network model, the headline (infer_with=net1) marked
+    table = {line.split(' | ')[0].strip(): line for line in proc.stdout.splitlines()
+             if ' | ' in line}
+    assert {'SN1 *', 'SN2', 'mean'} <= set(table), proc.stdout[-2000:]
+    assert '* headline: net1' in proc.stdout
 
     metrics = json.loads((test_work / 'metrics.json').read_text())
     for key in ('dice', 'jaccard', 'hd95', 'asd'):
         assert key in metrics['summary'], metrics['summary'].keys()
     assert len(metrics['per_case']) == len(test_ids)
+    assert metrics['headline'] == 'net1'
+    assert list(metrics['per_predictor']) == ['net1', 'net2', 'mean']
+    assert metrics['per_predictor']['net1'] == metrics['summary']
+    dice = metrics['summary']['dice']['mean']
+    assert f'{dice:.2f} +- ' in table['SN1 *']
     with open(test_work / 'per_case.csv', newline='') as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == len(test_ids)
+    assert len(rows) == 3 * len(test_ids)
+    assert [r['predictor'] for r in rows] == [p for p in ('net1', 'net2', 'mean')
+                                              for _ in test_ids]
+
+    # --infer-with scores one predictor and makes it the headline
+    one_work = tmp_path / 'test_net2'
+    one = _run(['tools/test.py', TINY, ckpt, '--work-dir', one_work, '--infer-with', 'net2'],
+               data)
+    assert 'SN2 *' in one.stdout and 'SN1' not in one.stdout
+    one_metrics = json.loads((one_work / 'metrics.json').read_text())
+    assert one_metrics['headline'] == 'net2' and list(one_metrics['per_predictor']) == ['net2']
+    assert one_metrics['summary'] == metrics['per_predictor']['net2']
 
     import nibabel as nib
     for case in test_ids:

@@ -14,15 +14,17 @@ num_val = 16
 split_dir = '{{fileDirname}}/../splits/la'
 split_file = '{{fileDirname}}/../splits/la/la_labeled8_canonical.json'
 
+# CachedCompose: each case is read from its gzip-compressed h5 file once per dataloader
+# worker and kept in memory (bounded by max_mib, least recently used dropped first)
 train_pipeline = [
-    dict(type='LoadH5Volume', num_classes=2),
+    dict(type='CachedCompose', transforms=[dict(type='LoadH5Volume', num_classes=2)]),
     dict(type='RandomRotFlip3D'),
     dict(type='RandomCrop3D', crop_size=patch_size),
     dict(type='PackVolSegInputs'),
 ]
 unlabeled_pipeline = [
     # the label is loaded for monitoring pseudo-label quality only
-    dict(type='LoadH5Volume', num_classes=2),
+    dict(type='CachedCompose', transforms=[dict(type='LoadH5Volume', num_classes=2)]),
     dict(type='RandomRotFlip3D'),
     dict(type='ContextCrop3D', crop_size=patch_size, max_shift=max_shift),
     dict(type='PackVolSegInputs'),

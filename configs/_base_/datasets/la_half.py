@@ -6,15 +6,15 @@ _base_ = ['./la.py']
 patch_size = (32, 64, 64)  # (d, h, w) at half resolution
 max_shift = (0, 16, 16)
 train_pipeline = [
-    dict(type='LoadH5Volume', num_classes=2),
-    dict(type='Resample3D', scale=0.5),
+    dict(type='CachedCompose', transforms=[  # loaded and resampled once per case
+        dict(type='LoadH5Volume', num_classes=2), dict(type='Resample3D', scale=0.5)]),
     dict(type='RandomRotFlip3D'),
     dict(type='RandomCrop3D', crop_size=patch_size),
     dict(type='PackVolSegInputs'),
 ]
 unlabeled_pipeline = [
-    dict(type='LoadH5Volume', num_classes=2),
-    dict(type='Resample3D', scale=0.5),
+    dict(type='CachedCompose', transforms=[  # loaded and resampled once per case
+        dict(type='LoadH5Volume', num_classes=2), dict(type='Resample3D', scale=0.5)]),
     dict(type='RandomRotFlip3D'),
     dict(type='ContextCrop3D', crop_size=patch_size, max_shift=max_shift),
     dict(type='PackVolSegInputs'),

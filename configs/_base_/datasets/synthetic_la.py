@@ -1,14 +1,16 @@
-# The embedded default: deterministic synthetic LA-like volumes (32 x 64 x 64), generated
-# on first use into $FDPL_DATA_ROOT/synthetic_la in the LA h5 layout. 24 training ids
-# (first 4 labeled, last 4 held out for validation, 16 unlabeled) and 8 test ids.
+# The embedded default: deterministic synthetic LA-like volumes (32 x 64 x 64) whose anatomy,
+# position, contrast, intensity scale, bias field, noise and distractors vary from case to case
+# (fdpl/datasets/synthetic.py), generated on first use into $FDPL_DATA_ROOT/synthetic_la in the
+# LA h5 layout. 36 training ids (first 4 labeled, 26 unlabeled, last 6 held out for
+# validation) and 12 test ids.
 _base_ = ['./la.py']
 data_root = '{{$FDPL_DATA_ROOT:data}}/synthetic_la'
 dataset_type = 'SyntheticLADataset'
-generate = dict(num_train=24, num_test=8, shape=(32, 64, 64), seed=0)
-patch_size = (16, 48, 48)
-max_shift = (0, 12, 12)
+generate = dict(num_train=36, num_test=12, shape=(32, 64, 64), seed=0)
+patch_size = (16, 32, 32)
+max_shift = (0, 8, 8)
 labeled_num = 4
-num_val = 4
+num_val = 6
 split_file = None  # the subsets come from the list files (train.list / test.list)
 
 train_pipeline = [

@@ -13,8 +13,8 @@ param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, b
                         end=max_iters)]
 model = dict(
     backbone=dict(base_channels=8),
-    test_cfg=dict(mode='classic', patch_size=(32, 64, 64), stride=(4, 16, 16)))
+    test_cfg=dict(mode='classic', patch_size=(32, 64, 64), stride=(4, 16, 16)),
+    # ramp-up over the first 40 % of the run (the field's 6000 of 15000)
+    semi_train_cfg=dict(schedule=dict(rampup_iters=240, rampup_step=6)))
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_iters))
-# ramp-up over the first 40 % of the run (the field's 6000 of 15000)
-pseudo_label_hook = dict(_base_.pseudo_label_hook, rampup_iters=240, rampup_step=6)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+custom_hooks = _base_.runtime_hooks + [dict(type='PseudoLabelHook')]  # reads model.semi_train_cfg

@@ -144,7 +144,17 @@ class ContextCrop3D(BaseTransform):
        zeros outside the volume.
 
     A pseudo-label strategy later cuts the fixed window at ``fixed_origin``
-    and the shifted windows around it out of this region.
+    and the shifted windows around it out of this region: clipped to the
+    real content (``context_mask == 1``), or, with
+    ``model.semi_train_cfg.shift.pad=True``, shifted by the full drawn
+    amount into the zero padding, which the mask marks 0.
+
+    In a training config ``max_shift`` is not a setting of its own: it is
+    the top of ``model.semi_train_cfg.shift.range`` on each shifted axis
+    (0 elsewhere). :func:`fdpl.utils.check_config` (run by
+    ``tools/train.py``) writes it from there, and
+    :class:`~fdpl.engine.hooks.PseudoLabelHook` refuses to train when the
+    two disagree.
 
     Required keys: ``img``; optional ``gt_seg_map`` (cropped alike, for
     monitoring only). Modified keys: ``img`` ``(C, d + 2 md, h + 2 mh,
@@ -160,7 +170,8 @@ class ContextCrop3D(BaseTransform):
     Args:
         crop_size (int | Sequence[int]): fixed crop ``(d, h, w)``.
         max_shift (int | Sequence[int]): largest shift ``(md, mh, mw)`` per
-            axis, >= 0 (LA: ``(0, 28, 28)``).
+            axis, >= 0 (LA: ``(0, 28, 28)``); derived from the shift range
+            in training (see above).
     """
 
     def __init__(self, crop_size: Size3, max_shift: Size3) -> None:

@@ -7,9 +7,13 @@ in fdpl reorders axes. They fill ``results`` with:
 - ``gt_seg_map``: uint8 ``(D, H, W)`` (only when a label is loaded);
 - ``ori_shape``: ``(D, H, W)``; ``spacing``: ``(d, h, w)`` floats;
 - ``affine``: float64 ``(4, 4)``; ``transforms``: ``[]``.
+
+A labeled case whose label has no foreground voxel (all 0) is loaded but
+warned about (a ``UserWarning`` naming the file), once per file and process.
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple, Union
+import warnings
+from typing import Dict, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -69,6 +73,33 @@ def _to_label(label: np.ndarray,
         raise ValueError(f'label {path} has values outside {what}: '
                          f'found {sorted(np.unique(label)[-5:].tolist())} at the top')
     return label.astype(np.uint8)
+
+
+#: Label files already warned about in this process (see _warn_if_no_foreground).
+_WARNED_NO_FOREGROUND: Set[str] = set()
+
+
+def _warn_if_no_foreground(label: np.ndarray, path: str, results: Dict) -> None:
+    """Warn once per file when a labeled case's label map is all background.
+
+    Such a case teaches only background, and at evaluation scores Dice 0
+    for any foreground predicted; it is usually a wrong file or a failed
+    conversion. Unlabeled cases (``results['labeled']`` False), whose
+    labels are read for monitoring only, are not checked. The memory is per
+    process: each dataloader worker warns once.
+    """
+    if results.get('labeled', True) is False or label.any():
+        return
+    key = osp.abspath(path)
+    if key in _WARNED_NO_FOREGROUND:
+        return
+    _WARNED_NO_FOREGROUND.add(key)
+    case = results.get('case_id')
+    warnings.warn(f'label {path}{f" (case {case})" if case is not None else ""} has no '
+                  f'foreground voxel: every value is 0 in its {label.shape} map. As a labeled '
+                  'case it teaches only background, and at evaluation it scores Dice 0 for any '
+                  'foreground predicted (undefined distances); check the file, or move the '
+                  'case to the unlabeled pool', UserWarning, stacklevel=2)
 
 
 def _axis_perm(axis_order: str) -> Tuple[int, int, int]:
@@ -197,6 +228,7 @@ class LoadH5Volume(BaseTransform):
                                  f'from {self.axis_order}; they must match')
             num_classes = self.num_classes or results.get('num_classes')
             label = _to_label(label, seg_path, num_classes)
+            _warn_if_no_foreground(label, seg_path, results)
             results['gt_seg_map'] = np.ascontiguousarray(label.transpose(self._perm))
 
         spacing = attrs.get('spacing')
@@ -329,6 +361,7 @@ class LoadNiftiVolume(BaseTransform):
                                  f'{paths[0]} has {shape}; they must match')
             num_classes = self.num_classes or results.get('num_classes')
             label = _to_label(label, str(seg_path), num_classes, self.round_labels)
+            _warn_if_no_foreground(label, str(seg_path), results)
             results['gt_seg_map'] = np.ascontiguousarray(label)
 
         zooms = first_nii.header.get_zooms()[:3]

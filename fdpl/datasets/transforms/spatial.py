@@ -2,8 +2,9 @@
 
 They move ``results['img']`` ``(C, D, H, W)`` and ``results['gt_seg_map']``
 ``(D, H, W)`` together and append one record per operation to
-``results['transforms']`` (see :mod:`.functional`) so that a prediction can
-be mapped back with :func:`~.functional.invert_record`. Run them before a
+``results['transforms']`` (see :mod:`fdpl.structures.spatial_record`) so
+that a prediction can be mapped back with
+:func:`fdpl.structures.invert_record`. Run them before a
 crop: a context region's ``fixed_origin`` is not updated by them.
 """
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union

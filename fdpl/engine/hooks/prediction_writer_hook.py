@@ -6,6 +6,7 @@ import numpy as np
 from mmengine.hooks import Hook
 
 from fdpl.registry import HOOKS
+from fdpl.structures import invert_record
 
 
 @HOOKS.register_module()
@@ -31,7 +32,6 @@ class PredictionWriterHook(Hook):
             return
         from mmengine.utils import mkdir_or_exist
 
-        from fdpl.datasets.transforms.functional import invert_record
         from fdpl.visualization import save_overlays, save_prediction_nifti
         for i, sample in enumerate(outputs):
             case = str(sample.metainfo.get('case_id', f'case_{batch_idx}_{i}'))

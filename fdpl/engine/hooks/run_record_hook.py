@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from mmengine.runner import BaseLoop
 
 from fdpl.registry import HOOKS
-from fdpl.utils.run_record import collect_env, to_json_safe, write_env_json
+from fdpl.provenance.run_record import collect_env, to_json_safe, write_env_json
 
 #: Key of ``checkpoint['meta']`` written by :class:`RunRecordHook`.
 META_KEY = 'fdpl'
@@ -45,7 +45,7 @@ class RunRecordHook(Hook):
     """Record what produced a training run and its checkpoints.
 
     * ``before_run`` (training only, rank 0): writes
-      :func:`~fdpl.utils.run_record.collect_env`'s record as ``env.json``
+      :func:`~fdpl.provenance.run_record.collect_env`'s record as ``env.json``
       into the work dir and into the run's timestamped log dir. mmengine
       builds the train loop, its dataloader and dataset before
       ``before_run`` in ``Runner.train`` (and the val loop, if any), so the

@@ -51,6 +51,9 @@ class VolumeMetric(BaseMetric):
         lcc (bool | str): False: raw predictions; True: keep only the
             largest connected component of each class before scoring;
             ``'both'``: report both sets.
+        pred_key (str): Field of the data sample holding the prediction,
+            e.g. ``'pred_sem_seg_net2'`` for one predictor of a model run
+            with ``test_cfg.predictors``. Defaults to ``'pred_sem_seg'``.
         prefix (str, optional): Prefix of the metric names.
         collect_device (str): ``'cpu'`` or ``'gpu'``, for gathering results
             across ranks. Defaults to ``'cpu'``.
@@ -60,6 +63,7 @@ class VolumeMetric(BaseMetric):
                  classes: Sequence[int] = (1, ),
                  spacing_mode: str = 'voxel',
                  lcc: Union[bool, str] = False,
+                 pred_key: str = 'pred_sem_seg',
                  prefix: Optional[str] = None,
                  collect_device: str = 'cpu') -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -77,6 +81,7 @@ class VolumeMetric(BaseMetric):
         self.classes = classes
         self.spacing_mode = spacing_mode
         self.lcc = lcc
+        self.pred_key = str(pred_key)
         self.per_case: List[Dict[str, Any]] = []
         self.summary: Dict[str, Any] = {}
         self._num_seen = 0
@@ -97,14 +102,15 @@ class VolumeMetric(BaseMetric):
             data_batch (Any): Unused.
             data_samples (Sequence[dict]): Samples as dicts (the evaluator
                 calls ``to_dict()``), with ``pred_sem_seg['data']`` and
-                ``gt_sem_seg['data']`` of shape ``(1, D, H, W)``, and
+                ``gt_sem_seg['data']`` of shape ``(1, D, H, W)`` (the
+                prediction under ``pred_key``), and
                 optionally ``case_id`` and ``spacing`` (d, h, w).
         """
         for sample in data_samples:
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
             case_id = self._case_id(sample)
-            pred = self._label_map(sample, 'pred_sem_seg', case_id)
+            pred = self._label_map(sample, self.pred_key, case_id)
             gt = self._label_map(sample, 'gt_sem_seg', case_id)
             if pred.shape != gt.shape:
                 raise ValueError(f'VolumeMetric: case {case_id!r}: prediction shape {pred.shape} '

@@ -1,16 +1,18 @@
 """Common inference path of fdpl's 3D segmentors."""
 from abc import abstractmethod
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.model import BaseModel
 
-from fdpl.structures import VolSegDataSample, VoxelData
+from fdpl.structures import VolSegDataSample, VoxelData, invert_record
 
 _TEST_DEFAULTS = dict(
     mode='classic', patch_size=(80, 112, 112), stride=(4, 18, 18), overlap=0.5,
-    sw_batch_size=1, whole=False, lcc=False, return_logits=False)
+    sw_batch_size=None, whole=False, lcc=False, return_logits=False, predictors=None,
+    fast_predictor=None, size_divisor=16)
 
 
 class BaseVolSegmentor(BaseModel):
@@ -25,12 +27,25 @@ class BaseVolSegmentor(BaseModel):
         data_preprocessor (dict): Config of the data preprocessor.
         test_cfg (dict, optional): Inference options: ``mode`` ('classic' =
             the field's protocol, 'gaussian' = overlap fraction + Gaussian
-            weighting), ``patch_size`` and ``stride`` (d, h, w), ``overlap``,
-            ``sw_batch_size``, ``whole`` (one forward of the whole volume),
+            weighting, 'whole' = one forward of the whole volume padded to a
+            multiple of ``size_divisor``; docs/inference_modes.md says which
+            to use when), ``patch_size`` and ``stride`` (d, h, w),
+            ``overlap``, ``sw_batch_size`` (None: 1 in classic mode, else
+            :data:`fdpl.inference.DEFAULT_SW_BATCH_SIZE`),
+            ``fast_predictor`` (BatchNorm folded and channels-last weights
+            during inference, :func:`fdpl.inference.fast_predictor`; None:
+            on except in classic mode), ``whole`` (alias of mode 'whole'),
             ``lcc`` (largest connected component), ``return_logits`` (keep
-            probabilities in ``seg_logits``).
+            probabilities in ``seg_logits``), ``predictors`` (names from
+            :attr:`PREDICTORS` scored side by side: each fills
+            ``pred_sem_seg_<name>``, see :meth:`predict`; None: the headline
+            only).
         init_cfg (dict, optional): Initialisation config.
     """
+
+    #: Names of the predictors a model can infer with (e.g. SN1, SN2 and
+    #: their mean); empty for a model with one network.
+    PREDICTORS: Tuple[str, ...] = ()
 
     def __init__(self, data_preprocessor: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
@@ -43,6 +58,40 @@ class BaseVolSegmentor(BaseModel):
             raise KeyError(f'Unknown test_cfg option(s) {sorted(unknown)}; '
                            f'expected a subset of {sorted(_TEST_DEFAULTS)}')
         self.test_cfg = {**_TEST_DEFAULTS, **test_cfg}
+        predictors = self.test_cfg['predictors']
+        if predictors:
+            if isinstance(predictors, str):
+                predictors = (predictors, )
+            bad = [n for n in predictors if n not in self.PREDICTORS]
+            if bad:
+                raise ValueError(f'test_cfg.predictors {list(predictors)}: {bad} not among the '
+                                 f'predictors of {type(self).__name__} '
+                                 f'{list(self.PREDICTORS) or "(it has one network)"}')
+            self.test_cfg['predictors'] = tuple(dict.fromkeys(predictors))
+
+    @property
+    def headline_predictor(self) -> Optional[str]:
+        """Name (in :attr:`PREDICTORS`) of the predictor behind
+        ``pred_sem_seg``; None for a model with one network."""
+        return None
+
+    def predictor_probs(self, volume: torch.Tensor,
+                        names: Sequence[str]) -> Dict[str, torch.Tensor]:
+        """Whole-volume probabilities of several named predictors.
+
+        Models with :attr:`PREDICTORS` override this; the override may share
+        work between predictors (e.g. a mean of two networks from their two
+        passes).
+
+        Args:
+            volume (Tensor): ``(B, C, D, H, W)``.
+            names (Sequence[str]): Names from :attr:`PREDICTORS`.
+
+        Returns:
+            dict: name -> ``(B, K, D, H, W)`` probabilities.
+        """
+        raise NotImplementedError(f'{type(self).__name__} has one predictor; '
+                                  'test_cfg.predictors does not apply')
 
     @abstractmethod
     def inference_predictor(self) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -64,25 +113,34 @@ class BaseVolSegmentor(BaseModel):
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         """Training losses of one batch."""
 
-    def slide_probs(self, volume: torch.Tensor) -> torch.Tensor:
+    def slide_probs(self, volume: torch.Tensor,
+                    predictor: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+                    ) -> torch.Tensor:
         """Class probabilities of whole volumes.
 
         Args:
             volume (Tensor): ``(B, C, D, H, W)``.
+            predictor (callable, optional): Window predictor; defaults to
+                :meth:`inference_predictor`.
 
         Returns:
             Tensor: ``(B, K, D, H, W)`` probabilities.
         """
-        from fdpl.inference import sliding_window_inference, whole_volume_inference
+        from fdpl.inference import (DEFAULT_SW_BATCH_SIZE, fast_predictor,
+                                    sliding_window_inference)
         cfg = self.test_cfg
-        predictor = self.inference_predictor()
-        if cfg['whole']:
-            return whole_volume_inference(volume, predictor, apply_softmax=False)
-        return sliding_window_inference(
-            volume, predictor, patch_size=tuple(cfg['patch_size']),
-            stride=tuple(cfg['stride']) if cfg['stride'] is not None else None,
-            mode=cfg['mode'], overlap=cfg['overlap'], sw_batch_size=cfg['sw_batch_size'],
-            apply_softmax=False)
+        predictor = predictor or self.inference_predictor()
+        mode = 'whole' if cfg['whole'] else cfg['mode']
+        fast = cfg['fast_predictor']
+        sw_batch_size = cfg['sw_batch_size'] or (
+            1 if mode == 'classic' else DEFAULT_SW_BATCH_SIZE)
+        with fast_predictor(self) if (mode != 'classic' if fast is None else fast) \
+                else nullcontext():
+            return sliding_window_inference(
+                volume, predictor, patch_size=tuple(cfg['patch_size']),
+                stride=tuple(cfg['stride']) if cfg['stride'] is not None else None,
+                mode=mode, overlap=cfg['overlap'], sw_batch_size=sw_batch_size,
+                apply_softmax=False, size_divisor=cfg['size_divisor'])
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor,
@@ -97,10 +155,13 @@ class BaseVolSegmentor(BaseModel):
 
         Returns:
             list[VolSegDataSample]: with ``pred_sem_seg`` ``(1, D, H, W)``
-            int64 (and ``seg_logits`` when ``return_logits``).
+            int64 (and ``seg_logits`` when ``return_logits``). With
+            ``test_cfg.predictors``, also ``pred_sem_seg_<name>`` for each
+            named predictor (the headline's equals ``pred_sem_seg``), all
+            from one call of :meth:`predictor_probs` per case.
         """
-        from fdpl.datasets.transforms.functional import invert_record
-        from fdpl.inference import largest_connected_component
+        names = tuple(self.test_cfg['predictors'] or ())
+        headline = self.headline_predictor
         if data_samples is None:
             data_samples = [VolSegDataSample() for _ in range(inputs.shape[0])]
         for i, sample in enumerate(data_samples):
@@ -109,15 +170,15 @@ class BaseVolSegmentor(BaseModel):
             if pad:
                 d, h, w = (vol.shape[2 + a] - pad[a] for a in range(3))
                 vol = vol[..., :d, :h, :w]
-            probs = self.slide_probs(vol)[0]
             records = sample.metainfo.get('transforms') or []
-            if records:
-                probs = torch.as_tensor(
-                    invert_record(probs.cpu().numpy(), records))
-            pred = probs.argmax(0)
-            if self.test_cfg['lcc']:
-                pred = torch.as_tensor(
-                    largest_connected_component(pred.cpu().numpy() > 0).astype(np.int64))
+            if names:
+                wanted = names if headline in names else names + (headline, )
+                named = {n: self._source_probs(p[0], records)
+                         for n, p in self.predictor_probs(vol, wanted).items()}
+                probs = named[headline]
+            else:
+                probs = self._source_probs(self.slide_probs(vol)[0], records)
+            pred = self._label_map(probs)
             if 'gt_sem_seg' in sample and tuple(sample.gt_sem_seg.shape) != tuple(pred.shape):
                 raise ValueError(
                     f'Prediction of case {sample.metainfo.get("case_id")} has shape '
@@ -125,9 +186,47 @@ class BaseVolSegmentor(BaseModel):
                     f'{tuple(sample.gt_sem_seg.shape)}; spatial test transforms must not change '
                     'the label (use keys=("img",) for Resample3D)')
             sample.pred_sem_seg = VoxelData(data=pred[None].long())
+            for name in names:
+                other = pred if name == headline else self._label_map(named[name])
+                sample.set_field(VoxelData(data=other[None].long()), f'pred_sem_seg_{name}')
             if self.test_cfg['return_logits']:
                 sample.seg_logits = VoxelData(data=probs)
         return data_samples
+
+    @staticmethod
+    def _source_probs(probs: torch.Tensor, records: list) -> torch.Tensor:
+        """``(K, D, H, W)`` probabilities mapped back through the test pipeline."""
+        if not records:
+            return probs
+        return torch.as_tensor(invert_record(probs.cpu().numpy(), records))
+
+    def _label_map(self, probs: torch.Tensor) -> torch.Tensor:
+        """Argmax of ``(K, D, H, W)`` probabilities, ``(D, H, W)`` int64 (largest
+        connected component of the foreground when ``test_cfg.lcc``; class
+        labels inside it are kept)."""
+        from fdpl.inference import largest_connected_component
+        pred = probs.argmax(0)
+        if self.test_cfg['lcc']:
+            keep = largest_connected_component(pred.cpu().numpy() > 0)
+            pred = pred * torch.as_tensor(keep, device=pred.device)
+        return pred
+
+
+def add_uniform_noise(x: torch.Tensor, noise: float) -> torch.Tensor:
+    """Training-input perturbation shared by fdpl's segmentors.
+
+    Args:
+        x (Tensor): Any shape, floating point (e.g. ``(B, C, d, h, w)``).
+        noise (float): Half-width of the uniform noise; ``<= 0`` turns it off.
+
+    Returns:
+        Tensor: ``x + U(-noise, noise)`` drawn independently per element
+        from the global torch generator (a new tensor; ``x`` is not
+        modified), or ``x`` itself when ``noise <= 0``.
+    """
+    if noise <= 0:
+        return x
+    return x + torch.empty_like(x).uniform_(-noise, noise)
 
 
 def stack_labels(samples: Sequence[VolSegDataSample], field: str = 'gt_sem_seg',

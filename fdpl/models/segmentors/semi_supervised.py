@@ -6,9 +6,15 @@ import torch.nn as nn
 
 from fdpl.registry import MODELS
 from fdpl.structures import VolSegDataSample
-from .base import BaseVolSegmentor, stack_labels
+from .base import BaseVolSegmentor, add_uniform_noise, stack_labels
+from .semi_train_cfg import (build_cut, build_strategies, normalize_semi_train_cfg,
+                             unknown_option)
 
 INFER_WITH = ('net1', 'net2', 'mean')
+#: Options that moved into ``semi_train_cfg`` (old model key -> new key).
+_MOVED_TO_SEMI_TRAIN_CFG = dict(unsup_weights='unsup_weights', cut_students='cut_students',
+                                noise='noise', strategies='strategies', cut='cut',
+                                teacher_mode='teacher_mode', shift='shift', schedule='schedule')
 
 
 @MODELS.register_module()
@@ -31,37 +37,55 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
         SN2([x_l, x_cut] + noise) -> loss_sup_2, loss_<term>_2 vs pseudo_labels.<term>_2
         loss_<term>_i = unsup_weight * unsup_weights[term] * ell(logits_u, label, voxel weight)
 
-    ``<term>`` are the names of the hook's strategies (``fix`` and ``dyn``
-    for FDPL); pseudo-labels of SN ``i`` come from its peer. The labels for
-    a CUT student arrive already mixed; this model mixes the images with the
-    same box masks.
+    ``<term>`` are the names of the strategies in ``semi_train_cfg``
+    (``fix`` and ``dyn`` for FDPL); pseudo-labels of SN ``i`` come from its
+    peer. The labels for a CUT student arrive already mixed; this model
+    mixes the images with the same box masks.
+
+    The method's settings have one home, ``semi_train_cfg`` (see
+    :mod:`fdpl.models.segmentors.semi_train_cfg`), checked here: an option
+    that nothing would read is an error that names it. The hook reads its
+    strategies, CUT, teacher mode and schedule from there; this model reads
+    ``unsup_weights``, ``cut_students`` and ``noise`` (also reachable as the
+    attributes of the same names).
 
     Args:
         backbone (dict): Backbone config, built twice (independent random
             initialisation). Ignored when ``backbones`` is given.
         backbones (list[dict], optional): Two backbone configs.
         loss_sup (dict): Supervised loss. Defaults to ``CEDiceLoss(0.5)``.
-        loss_unsup (dict, optional): Loss ell of a pseudo-label term.
-            Defaults to the same type and settings as ``loss_sup``.
-        unsup_weights (dict): Per-term factor lambda, multiplied by the
-            scheduled :attr:`unsup_weight`. Terms not listed weigh 1.0.
-            Defaults to ``dict(fix=1.0, dyn=1.0)``.
-        cut_students (sequence[int]): Sub-networks (1-based) that see the
-            CUT-mixed unlabeled images. Defaults to ``(2,)``.
-        noise (float): Half-width of uniform noise added to student inputs
-            (``U(-noise, noise)``). Defaults to 0.
+        loss_unsup (dict, optional): Loss ell of a pseudo-label term
+            (``CEDiceLoss(alpha=1.0)`` = CE only). Defaults to the same type
+            and settings as ``loss_sup``.
+        semi_train_cfg (dict, optional): The pseudo-label method's settings
+            (strategies, shift, CUT and its students, per-term weights,
+            schedule, confidence threshold, teacher mode, input noise);
+            missing entries take the defaults of
+            :data:`~fdpl.models.segmentors.semi_train_cfg.DEFAULT_SEMI_TRAIN_CFG`.
         infer_with (str): 'net1', 'net2' or 'mean' (average of the two
-            probability maps). Defaults to 'net1'.
+            probability maps): the headline predictor, behind
+            ``pred_sem_seg``. ``test_cfg.predictors`` scores others beside
+            it (``tools/test.py`` evaluates all three). Defaults to 'net1'.
         data_preprocessor, test_cfg, init_cfg: See :class:`BaseVolSegmentor`.
     """
+
+    PREDICTORS = INFER_WITH
 
     def __init__(self, backbone: Optional[dict] = None,
                  backbones: Optional[Sequence[dict]] = None,
                  loss_sup: Optional[dict] = None, loss_unsup: Optional[dict] = None,
-                 unsup_weights: Optional[Dict[str, float]] = None,
-                 cut_students: Sequence[int] = (2,), noise: float = 0.0,
+                 semi_train_cfg: Optional[dict] = None,
                  infer_with: str = 'net1', data_preprocessor: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 **unknown) -> None:
+        for key in unknown:
+            if key in _MOVED_TO_SEMI_TRAIN_CFG:
+                raise ValueError(f'model.{key} is not read any more: the pseudo-label method\'s '
+                                 f'settings live in model.semi_train_cfg; set model.semi_train_cfg.'
+                                 f'{_MOVED_TO_SEMI_TRAIN_CFG[key]} instead')
+            raise unknown_option('model', key, (
+                'backbone', 'backbones', 'loss_sup', 'loss_unsup', 'semi_train_cfg', 'infer_with',
+                'data_preprocessor', 'test_cfg', 'init_cfg'))
         super().__init__(data_preprocessor=data_preprocessor, test_cfg=test_cfg,
                          init_cfg=init_cfg)
         if backbones is None:
@@ -75,29 +99,96 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
         loss_sup = loss_sup or dict(type='CEDiceLoss', alpha=0.5)
         self.loss_sup: nn.Module = MODELS.build(loss_sup)
         self.loss_unsup: nn.Module = MODELS.build(loss_unsup or loss_sup)
-        self.unsup_weights = dict(fix=1.0, dyn=1.0) if unsup_weights is None else dict(unsup_weights)
-        bad = [s for s in cut_students if s not in (1, 2)]
-        if bad:
-            raise ValueError(f'cut_students must contain 1 and/or 2, got {list(cut_students)}')
-        self.cut_students = tuple(cut_students)
+        #: The method's settings, complete and checked (see the class docstring).
+        self.semi_train_cfg = normalize_semi_train_cfg(semi_train_cfg)
+        build_strategies(self.semi_train_cfg)  # strategy and CUT options fail here, not later
+        build_cut(self.semi_train_cfg)
         if infer_with not in INFER_WITH:
             raise ValueError(f'infer_with must be one of {INFER_WITH}, got {infer_with!r}')
         self.infer_with = infer_with
-        self.noise = float(noise)
         #: Scheduled weight of the pseudo-label terms, set by PseudoLabelHook.
         self.unsup_weight = 0.0
+
+    # the settings the student step reads, kept in semi_train_cfg
+    @property
+    def unsup_weights(self) -> Dict[str, float]:
+        """``semi_train_cfg.unsup_weights``: per-term factor lambda."""
+        return self.semi_train_cfg.unsup_weights
+
+    @unsup_weights.setter
+    def unsup_weights(self, value: Dict[str, float]) -> None:
+        self._set_semi('unsup_weights', value)
+
+    @property
+    def cut_students(self) -> Tuple[int, ...]:
+        """``semi_train_cfg.cut_students``: sub-networks fed the CUT images."""
+        return tuple(self.semi_train_cfg.cut_students)
+
+    @cut_students.setter
+    def cut_students(self, value: Sequence[int]) -> None:
+        self._set_semi('cut_students', value)
+
+    @property
+    def noise(self) -> float:
+        """``semi_train_cfg.noise``: half-width of the student input noise."""
+        return float(self.semi_train_cfg.noise)
+
+    @noise.setter
+    def noise(self, value: float) -> None:
+        self._set_semi('noise', value)
+
+    def _set_semi(self, key: str, value) -> None:
+        cfg = {k: v for k, v in self.semi_train_cfg.items() if k != 'unsup_weights'}
+        if key != 'unsup_weights':
+            cfg['unsup_weights'] = self.semi_train_cfg.unsup_weights
+        self.semi_train_cfg = normalize_semi_train_cfg(dict(cfg, **{key: value}))
 
     @property
     def nets(self) -> Tuple[nn.Module, nn.Module]:
         """The two sub-networks ``(SN1, SN2)``."""
         return self.net1, self.net2
 
-    def inference_predictor(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        if self.infer_with == 'net1':
+    @property
+    def headline_predictor(self) -> str:
+        """The declared predictor, :attr:`infer_with`."""
+        return self.infer_with
+
+    def inference_predictor(self, name: Optional[str] = None
+                            ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Window predictor of ``name`` (one of :data:`INFER_WITH`;
+        defaults to :attr:`infer_with`)."""
+        name = name or self.infer_with
+        if name == 'net1':
             return lambda x: torch.softmax(self.net1(x), dim=1)
-        if self.infer_with == 'net2':
+        if name == 'net2':
             return lambda x: torch.softmax(self.net2(x), dim=1)
+        if name != 'mean':
+            raise ValueError(f'predictor must be one of {INFER_WITH}, got {name!r}')
         return lambda x: 0.5 * (torch.softmax(self.net1(x), 1) + torch.softmax(self.net2(x), 1))
+
+    def predictor_probs(self, volume: torch.Tensor,
+                        names: Sequence[str]) -> Dict[str, torch.Tensor]:
+        """Probabilities of SN1, SN2 and/or their mean with one pass per network.
+
+        Sliding-window blending is a weighted average of window outputs, so
+        the mean of the two networks' blended maps equals the blended mean of
+        their window probabilities (up to float rounding): ``'mean'`` costs
+        no third pass.
+
+        Args:
+            volume (Tensor): ``(B, C, D, H, W)``.
+            names (Sequence[str]): Names from :data:`INFER_WITH`.
+
+        Returns:
+            dict: name -> ``(B, K, D, H, W)`` probabilities.
+        """
+        nets = {n for n in names if n != 'mean'}
+        if 'mean' in names:
+            nets |= {'net1', 'net2'}
+        probs = {n: self.slide_probs(volume, self.inference_predictor(n)) for n in sorted(nets)}
+        if 'mean' in names:
+            probs['mean'] = 0.5 * (probs['net1'] + probs['net2'])
+        return {n: probs[n] for n in names}
 
     @staticmethod
     def fixed_crops(context: torch.Tensor, samples: Sequence[VolSegDataSample]) -> torch.Tensor:
@@ -119,9 +210,7 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
         return context[:, :, o0:o0 + s0, o1:o1 + s1, o2:o2 + s2]
 
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
-        if self.noise <= 0:
-            return x
-        return x + torch.empty_like(x).uniform_(-self.noise, self.noise)
+        return add_uniform_noise(x, self.noise)
 
     def loss(self, inputs: Dict[str, torch.Tensor],
              data_samples: List[VolSegDataSample]) -> Dict[str, torch.Tensor]:

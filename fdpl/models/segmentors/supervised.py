@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from fdpl.registry import MODELS
 from fdpl.structures import VolSegDataSample
-from .base import BaseVolSegmentor, stack_labels
+from .base import BaseVolSegmentor, add_uniform_noise, stack_labels
 
 
 @MODELS.register_module()
@@ -25,7 +25,10 @@ class SupervisedSegmentor(BaseVolSegmentor):
         backbone (dict): Config of a registered backbone.
         loss (dict): Config of the supervised loss. Defaults to
             ``CEDiceLoss(alpha=0.5)``.
-        noise (float): Half-width of uniform noise added to training inputs.
+        noise (float): Half-width of the uniform noise ``U(-noise, noise)``
+            added to the training inputs in :meth:`loss` (the perturbation
+            :class:`SemiSupervisedSegmentor` gives its students, drawn by the
+            same :func:`add_uniform_noise`); never applied in ``predict``.
             Defaults to 0 (off).
         data_preprocessor, test_cfg, init_cfg: See :class:`BaseVolSegmentor`.
     """
@@ -49,7 +52,5 @@ class SupervisedSegmentor(BaseVolSegmentor):
             raise ValueError('SupervisedSegmentor got a two-stream batch (unlabeled context '
                              'regions); use SemiSupervisedSegmentor or a labeled-only dataset')
         target = stack_labels(data_samples).to(inputs.device)
-        if self.noise > 0:
-            inputs = inputs + torch.empty_like(inputs).uniform_(-self.noise, self.noise)
-        logits = self.backbone(inputs)
+        logits = self.backbone(add_uniform_noise(inputs, self.noise))
         return dict(loss_sup=self.loss_sup(logits, target))

@@ -1,3 +1,3 @@
-from .teacher_mode import TEACHER_MODES, teacher_mode
+from .teacher_mode import TEACHER_MODES, ReferenceStatsTeacher, teacher_mode
 
-__all__ = ['teacher_mode', 'TEACHER_MODES']
+__all__ = ['teacher_mode', 'TEACHER_MODES', 'ReferenceStatsTeacher']

@@ -27,7 +27,8 @@ class ConfidenceWeightedPseudoLabel(BasePseudoLabeler):
     The weights reach the loss as ``w_<name>_<i>`` (the hook mixes them with
     the CUT masks like the labels). fdpl's ``CEDiceLoss`` takes a weighted
     mean, so the weights decide how much each voxel counts *within* the
-    term; the term's overall factor stays ``model.unsup_weights[<name>]``
+    term; the term's overall factor stays
+    ``model.semi_train_cfg.unsup_weights[<name>]``
     times the scheduled weight. A batch whose weights are all 0 contributes
     exactly 0.
 

@@ -6,9 +6,5 @@ _base_ = ['./fdpl_tiny.py']
 custom_imports = dict(
     imports=['projects.confidence_pseudo_label.confidence_pl'], allow_failed_imports=False)
 
-pseudo_label_hook = dict(
-    _base_.pseudo_label_hook,
-    strategies=dict(
-        fix=dict(type='ConfidenceWeightedPseudoLabel', mode='soft', power=1.0),
-        dyn=_base_.pseudo_label_hook.strategies.dyn))
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+model = dict(semi_train_cfg=dict(strategies=dict(
+    fix=dict(_delete_=True, type='ConfidenceWeightedPseudoLabel', mode='soft', power=1.0))))

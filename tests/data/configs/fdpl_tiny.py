@@ -39,11 +39,9 @@ test_dataloader = dict(
 
 model = dict(
     backbone=dict(base_channels=2),
-    test_cfg=dict(mode='classic', patch_size=patch_size, stride=(8, 8, 8)))
+    test_cfg=dict(mode='classic', patch_size=patch_size, stride=(8, 8, 8)),
+    semi_train_cfg=dict(schedule=dict(warmup_iters=0, rampup_iters=4, rampup_step=1)))
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, by_epoch=False, begin=0,
                         end=max_iters)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2, max_keep_ckpts=-1))
-pseudo_label_hook = dict(_base_.pseudo_label_hook, warmup_iters=0, rampup_iters=4,
-                         rampup_step=1)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]

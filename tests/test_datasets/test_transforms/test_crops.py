@@ -109,3 +109,22 @@ def test_context_crop_never_reads_label():
         case['labeled'] = False
         boxes.append(ContextCrop3D((6, 8, 8), (0, 2, 2))(case)['transforms'][-1]['box'])
     assert len(set(boxes)) == 1
+
+
+def test_context_crop_one_voxel_wide_volume_margin_is_padding():
+    """A (2, 4, 1) volume, crop (2, 4, 1), margin 3 in w (hand-built answer).
+
+    The region is (2, 4, 1 + 2 * 3) = (2, 4, 7): the volume's single column
+    at w = 3 (= fixed_origin), zeros and mask 0 on the 3 voxels either side.
+    A window shifted by 3 (``shift.pad=True``) starts at w = 0 or w = 6.
+    """
+    img = np.arange(1, 9, dtype=np.float32).reshape(1, 2, 4, 1)
+    r = ContextCrop3D((2, 4, 1), (0, 0, 3))(dict(img=img.copy(), transforms=[]))
+    assert r['img'].shape == (1, 2, 4, 7) and r['fixed_origin'] == (0, 0, 3)
+    expected_mask = np.zeros((2, 4, 7), np.uint8)
+    expected_mask[..., 3] = 1
+    np.testing.assert_array_equal(r['context_mask'], expected_mask)
+    np.testing.assert_array_equal(r['img'][..., 3:4], img)
+    assert not r['img'][..., :3].any() and not r['img'][..., 4:].any()
+    assert r['transforms'][-1] == {'type': 'crop', 'box': (0, 0, -3, 2, 4, 4),
+                                   'in_shape': (2, 4, 1)}

@@ -148,3 +148,30 @@ def test_brats_sample_needs_explicit_rounding():
     assert r['img'].shape == (2, 30, 30, 30)
     assert r['spacing'] == pytest.approx((5.1666665, 8.0, 8.0))
     assert r['gt_seg_map'].min() >= 0
+
+
+def test_labeled_case_without_foreground_warns_once_per_file(tmp_path):
+    import warnings
+    img, _ = _good()
+    empty = np.zeros(img.shape, dtype=np.uint8)
+    path = _write_h5(tmp_path / 'empty.h5', image=img, label=empty)
+    load = LoadH5Volume(axis_order='DHW')
+    with pytest.warns(UserWarning, match=r'empty\.h5 \(case c7\) has no foreground voxel'):
+        out = load(dict(img_path=path, case_id='c7'))
+    assert out['gt_seg_map'].max() == 0  # loaded all the same
+    with warnings.catch_warnings(record=True) as caught:  # later iterations: silent
+        warnings.simplefilter('always')
+        for _ in range(3):
+            load(dict(img_path=path, case_id='c7'))
+        # an unlabeled case reads its label for monitoring only: never warned about
+        other = _write_h5(tmp_path / 'unlabeled.h5', image=img, label=empty)
+        load(dict(img_path=other, labeled=False))
+        # a label with foreground: nothing to say
+        load(dict(img_path=_write_h5(tmp_path / 'good.h5', image=img, label=_good()[1])))
+    assert not [w for w in caught if 'foreground' in str(w.message)]
+
+    seg = tmp_path / 'empty_seg.nii.gz'
+    _write_nii(seg, empty.transpose(2, 1, 0))
+    _write_nii(tmp_path / 'img.nii.gz', img.transpose(2, 1, 0))
+    with pytest.warns(UserWarning, match='empty_seg.nii.gz has no foreground voxel'):
+        LoadNiftiVolume()(dict(img_path=str(tmp_path / 'img.nii.gz'), seg_map_path=str(seg)))

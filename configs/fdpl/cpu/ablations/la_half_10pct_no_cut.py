@@ -1,6 +1,4 @@
 # Ablation: L_sup + L_fix + L_dyn without the CUT diversification (neither sub-network sees
 # CutMix-ed crops, labels are not mixed), LA 10 %, half-resolution CPU setting.
 _base_ = ['../vnet_la_10pct_half.py']
-model = dict(cut_students=())
-pseudo_label_hook = dict(_base_.pseudo_label_hook, cut=None)
-custom_hooks = _base_.runtime_hooks + [pseudo_label_hook]
+model = dict(semi_train_cfg=dict(cut=None, cut_students=()))

@@ -14,9 +14,9 @@ from mmengine.runner import Runner
 from torch.utils.data import ConcatDataset, Dataset
 
 from fdpl.engine.hooks import RNGStateHook, RunRecordHook, SafeCheckpointHook
-from fdpl.utils.run_record import (collect_env, describe_data, file_sha256, git_state,
-                                   iter_leaf_datasets, package_versions, to_json_safe,
-                                   write_env_json)
+from fdpl.provenance.run_record import (collect_env, describe_data, file_sha256, git_state,
+                                        iter_leaf_datasets, package_versions, to_json_safe,
+                                        write_env_json)
 
 ENV_KEYS = ('fdpl_version', 'git_commit', 'git_dirty', 'python', 'platform', 'packages', 'cuda',
             'cpu', 'seed', 'deterministic', 'config', 'config_file', 'data')
