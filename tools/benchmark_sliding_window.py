@@ -25,7 +25,11 @@ Modes (``--modes``; ``NAME@OVERLAP`` sets the overlap of a windowed mode):
 * ``monai``: MONAI's ``sliding_window_inference`` (Gaussian, ``--overlap``,
   its default ``sw_batch_size=1``, the network as it is), when MONAI is
   installed; ``monai_fast``: MONAI's function given fdpl's fast layout and
-  ``--sw-batch-size``, to show where the speed comes from.
+  ``--sw-batch-size``, to show where the speed comes from;
+* ``key=value,...``: any ``test_cfg`` entries, e.g. ``mode=gaussian,stride=4x16x16``
+  (Gaussian weights at the classic windows) or ``mode=classic,stride=none,overlap=0.5``
+  (uniform weights at the Gaussian mode's spacing), fast layout unless
+  ``fast_predictor=false``.
 
 Usage::
 
@@ -60,7 +64,9 @@ _DESCRIPTIONS = dict(
 
 
 def parse_mode(spec: str, overlap: float, sw_batch_size: int, classic_stride) -> dict:
-    """Settings of a ``--modes`` entry (``NAME`` or ``NAME@OVERLAP``)."""
+    """Settings of a ``--modes`` entry (``NAME``, ``NAME@OVERLAP`` or ``key=value,...``)."""
+    if '=' in spec:
+        return _custom_mode(spec, sw_batch_size)
     name, _, value = spec.partition('@')
     if name not in _PRESETS:
         raise ValueError(f'unknown mode {name!r}; choose from {_PRESETS}')
@@ -86,6 +92,26 @@ def parse_mode(spec: str, overlap: float, sw_batch_size: int, classic_stride) ->
     stride = tuple(classic_stride) if classic_stride is not None else None
     return dict(name=spec, preset=name, test_cfg=test_cfg, monai=name.startswith('monai'),
                 settings=_DESCRIPTIONS[name].format(stride=stride, overlap=overlap, sw=sw))
+
+
+def _custom_mode(spec: str, sw_batch_size: int) -> dict:
+    """``test_cfg`` entries written ``key=value`` joined by commas, e.g.
+    ``mode=gaussian,stride=4x16x16``; ``AxBxC`` is a triple, ``none`` None.
+    Unless given, ``sw_batch_size`` is ``--sw-batch-size`` and the fast layout
+    is on."""
+    test_cfg = dict(sw_batch_size=sw_batch_size, fast_predictor=True)
+    for item in spec.split(','):
+        key, _, raw = item.partition('=')
+        if raw.lower() in ('none', 'true', 'false'):
+            value = dict(none=None, true=True, false=False)[raw.lower()]
+        elif 'x' in raw:
+            value = tuple(int(v) for v in raw.split('x'))
+        else:
+            value = float(raw) if '.' in raw else int(raw) if raw.isdigit() else raw
+        test_cfg[key] = value
+    if test_cfg.get('mode') == 'gaussian':
+        test_cfg.setdefault('stride', None)
+    return dict(name=spec, preset='custom', test_cfg=test_cfg, monai=False, settings=spec)
 
 
 def _monai_slide_probs(model, overlap: float, sw_batch_size: int, fast: bool):
