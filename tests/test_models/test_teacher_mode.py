@@ -87,7 +87,6 @@ def test_eval_and_train_modes():
         teacher(win)
         teacher(win)
     assert int(bn.num_batches_tracked) == before[1] + 1  # the reference pass only
-    batch_mean = torch.zeros_like(before[0])  # first layer: its input mean, per channel
     with torch.no_grad():
         conv = net.encoders[0][0].conv
         batch_mean = conv(ref).mean(dim=(0, 2, 3, 4))

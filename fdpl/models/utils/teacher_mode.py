@@ -151,7 +151,7 @@ class ReferenceStatsTeacher:
         for bn in self._bns:
             ref = bn.running_mean if bn.running_mean is not None else bn.weight
             kw = dict(dtype=ref.dtype if ref is not None else torch.float32,
-                      device=ref.device if ref is not None else None)
+                      device=ref.device if ref is not None else x.device)
             saved.append((bn, bn.momentum, bn.track_running_stats, bn.running_mean,
                           bn.running_var, bn.num_batches_tracked))
             bn._buffers['running_mean'] = torch.zeros(bn.num_features, **kw)
