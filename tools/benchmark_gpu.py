@@ -42,8 +42,8 @@ Usage::
     python tools/benchmark_gpu.py --make-subset DST [--num-unlabeled 15]
 
 ``--tiny`` (or ``FDPL_BENCH_TINY=1``) shrinks networks, patches, volumes
-and iteration counts so the whole chain runs on a CPU (25-70 s on 2 shared
-cores); its figures mean nothing, it checks that the script works.
+and iteration counts so the whole chain runs on a CPU (6-25 s on 2 idle cores,
+up to 90 s when they are shared); its figures mean nothing, it checks that the script works.
 """
 import argparse
 import copy

@@ -9,8 +9,8 @@
 #   bash tools/benchmark_gpu.sh [OUT_DIR] [--tiny] [--budget SECONDS] [--skip-train]
 #                               [--data-root DIR]  (DIR holds LA/; default $FDPL_DATA_ROOT or data)
 # OUT_DIR defaults to $OUT, then to work_dirs/benchmark_gpu. --tiny (or FDPL_BENCH_TINY=1)
-# runs tiny networks on tiny inputs: a check of the script that takes 25-70 s on 2 shared
-# CPU cores; its figures mean nothing.
+# runs tiny networks on tiny inputs: a check of the script that takes 6-25 s on 2 idle CPU
+# cores (up to 90 s when they are shared); its figures mean nothing.
 #
 # Data: data/ is not tracked by git, so a copy of the working tree does not bring LA along.
 #   * whole dataset: copy data/LA (223 MB: train.list, test.list, 2018LA_Seg_Training Set/)

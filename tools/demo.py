@@ -7,8 +7,9 @@ noise and evaluation:
   (``configs/supervised/vnet_synthetic.py``);
 * FDPL: two V-Nets on the same labeled cases plus the unlabeled pool
   (``configs/fdpl/vnet_synthetic.py``, scored with SN1);
-* full supervision: one V-Net with every non-test training case labeled
-  (``configs/supervised/vnet_synthetic_full.py``), the ceiling.
+* full supervision: one V-Net with every training case labeled but the
+  validation ones (``configs/supervised/vnet_synthetic_full.py``), the
+  ceiling.
 
 Each run trains with ``tools/train.py`` and is tested on the last
 checkpoint with ``tools/test.py`` on the held-out synthetic test cases. The
@@ -37,7 +38,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(HERE)
@@ -92,9 +93,14 @@ class _Status:
             self._redraw()
 
 
-def _read_scalars(work_dir: str) -> List[dict]:
-    """Records of the newest ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+def _scalar_files(work_dir: str) -> List[str]:
+    return sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+
+
+def _read_scalars(work_dir: str, skip: Sequence[str] = ()) -> List[dict]:
+    """Records of the newest ``<work_dir>/<timestamp>/vis_data/scalars.json`` not in ``skip``
+    (the files of earlier runs in the same work dir)."""
+    files = [f for f in _scalar_files(work_dir) if f not in skip]
     if not files:
         return []
     out = []
@@ -118,6 +124,7 @@ def _train(cmd: List[str], log: str, env: dict, work_dir: str, tag: str, max_ite
     t0 = time.time()
     seen = 0
     it, loss, spi = 0, float('nan'), None
+    earlier = _scalar_files(work_dir)
     with open(log, 'w', encoding='utf-8') as f:
         f.write('$ ' + ' '.join(cmd) + '\n')
         f.flush()
@@ -128,13 +135,15 @@ def _train(cmd: List[str], log: str, env: dict, work_dir: str, tag: str, max_ite
             if pid:
                 proc.returncode = os.waitstatus_to_exitcode(wstatus)
                 cpu = usage.ru_utime + usage.ru_stime
-            recs = _read_scalars(work_dir)
+            recs = _read_scalars(work_dir, earlier)
             for r in recs[seen:]:
                 if 'loss' in r:
                     it, loss, spi = int(r['iter']), r['loss'], r.get('time', spi)
                 elif 'dice' in r:
-                    eta = '' if spi is None else f'  eta {_fmt_time(spi * (max_iters - it))}'
-                    status.say(f'{tag}  iter {int(r.get("step", it)):>4d}/{max_iters}  '
+                    step = int(r.get('step', it))
+                    eta = ('' if spi is None or step >= max_iters else
+                           f'  eta {_fmt_time(spi * (max_iters - step))}')
+                    status.say(f'{tag}  iter {step:>4d}/{max_iters}  '
                                f'loss {loss:.3f}  val Dice {r["dice"]:5.2f}{eta}')
             seen = len(recs)
             if it:
@@ -178,12 +187,14 @@ def run_one(key: str, name: str, cfg: str, seed: int, args: argparse.Namespace,
     if key == 'fdpl':
         test_cmd += ['--infer-with', 'net1']
     t1 = time.time()
+    status.update(tag, f'{tag} testing')
     with open(osp.join(wd, 'test.log'), 'w', encoding='utf-8') as f:
         f.write('$ ' + ' '.join(test_cmd) + '\n')
         f.flush()
         proc = subprocess.Popen(test_cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
         _, wstatus, usage = os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(wstatus)
+    status.update(tag, None)
     if code != 0:
         raise RuntimeError(f'{tag}: testing failed (exit {code}); see {wd}/test.log')
     with open(osp.join(wd, 'test', 'metrics.json'), encoding='utf-8') as f:
@@ -196,9 +207,8 @@ def run_one(key: str, name: str, cfg: str, seed: int, args: argparse.Namespace,
                test_cpu_seconds=round(usage.ru_utime + usage.ru_stime, 1), threads=threads,
                **{k: summary[k] for k in summary
                   if k.split('_')[0] in KEYS or k.startswith('num_')})
-    status.say(f'{tag}  done: trained in {_fmt_time(train_s)} ({max_iters} iters at '
-               f'{row["s_per_iter"]:.2f} s/it, plus start-up and validation), '
-               f'test Dice {row["dice"]["mean"]:.2f}')
+    status.say(f'{tag}  done: {max_iters} iters in {_fmt_time(train_s)} '
+               f'({row["s_per_iter"]:.2f} s/it), test Dice {row["dice"]["mean"]:.2f}')
     return row
 
 
@@ -280,8 +290,8 @@ def format_times(rows: List[dict]) -> str:
             wall = sum(r['train_seconds'] for r in sel) / len(sel)
             cpu = sum(r['train_cpu_seconds'] for r in sel) / len(sel)
             spi = sum(r['s_per_iter'] for r in sel) / len(sel)
-            parts.append(f'{name} {_fmt_time(wall)} ({_fmt_time(cpu)} CPU, {spi:.2f} s/it)')
-    return 'training time per run, wall (CPU): ' + ', '.join(parts)
+            parts.append(f'{name} {_fmt_time(wall)} ({_fmt_time(cpu)}, {spi:.2f})')
+    return 'Training time per run, wall (CPU, s/it): ' + '; '.join(parts)
 
 
 def main() -> None:
@@ -300,8 +310,7 @@ def main() -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     status = _Status()
     todo = [(s, r) for s in args.seeds for r in RUNS if r[0] in args.runs]
-    status.say(f'fdpl demo: {len(todo)} runs on the embedded synthetic data, {args.jobs} at a '
-               f'time; logs and checkpoints under {args.work_dir}/')
+    status.say(f'fdpl demo: {len(todo)} runs on the embedded synthetic data, {args.jobs} at a time')
     t0 = time.time()
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(run_one, k, n, c, s, args, threads, status)
@@ -314,13 +323,13 @@ def main() -> None:
         json.dump(rows, f, indent=2)
     with open(osp.join(args.work_dir, 'comparison.md'), 'w', encoding='utf-8') as f:
         f.write(table + '\n\n' + times + '\n')
+    cpu = sum(r['train_cpu_seconds'] + r['test_cpu_seconds'] for r in rows)
     print(f'\nTest Dice % on the {rows[0].get("num_cases", "?")} synthetic test cases (mean ± std '
-          f'over cases), last checkpoint; gap closed = 100 (FDPL - sup) / (full - sup). '
-          f'Total {_fmt_time(time.time() - t0)} wall, '
-          f'{_fmt_time(sum(r["train_cpu_seconds"] + r["test_cpu_seconds"] for r in rows))} '
-          f'CPU time over {args.jobs} parallel job(s).')
+          'over cases), last checkpoint;\ngap closed = 100 (FDPL - sup) / (full - sup).')
     print(table)
     print(times)
+    print(f'Total {_fmt_time(time.time() - t0)} wall ({_fmt_time(cpu)} CPU) with {args.jobs} '
+          f'run(s) at a time; logs, checkpoints and comparison.md under {args.work_dir}/')
 
 
 if __name__ == '__main__':

@@ -234,7 +234,7 @@ def sliding_window_inference(inputs: Tensor,
     for first in range(0, len(windows), sw_batch_size):
         group = windows[first:first + sw_batch_size]
         crops = [padded[:, :, d:d + patch[0], h:h + patch[1], w:w + patch[2]] for d, h, w in group]
-        out = predictor(crops[0] if len(crops) == 1 else torch.cat(crops, dim=0))
+        out = predictor(torch.cat(crops, dim=0))  # a copy: the predictor may change it
         out = _check_output(out, len(group) * batch, patch, num_classes)
         out = torch.softmax(out.float(), dim=1) if apply_softmax else out.float()
         if scores is None:

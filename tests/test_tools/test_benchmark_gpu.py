@@ -78,7 +78,6 @@ def test_data_status_and_subset_split(tmp_path):
     assert split['labeled_num'] == 2 and split['val'] == []
 
 
-@pytest.mark.slow  # 25-70 s on the shared 2-core machine
 def test_tiny_without_data(tmp_path):
     stdout, summary = _run(tmp_path / 'out', tmp_path / 'nodata')
     assert 'LA data: none' in stdout
@@ -92,7 +91,7 @@ def test_tiny_without_data(tmp_path):
     assert '## Training speed' in md and 'Skipped: no LA data' in md
 
 
-@pytest.mark.slow  # about 90 s there
+@pytest.mark.slow  # 25 s on an idle machine, 90 s on the shared one (it trains)
 def test_tiny_with_a_subset_trains_and_extrapolates(tmp_path):
     _fake_la(tmp_path / 'data')
     _, summary = _run(tmp_path / 'out', tmp_path / 'data')
