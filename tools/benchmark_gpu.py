@@ -196,25 +196,6 @@ def _patch_and_context(cfg):
 
 
 # ---------------------------------------------------------------- batches
-def random_batch(n_lab: int, n_unl: int, patch, shift) -> dict:
-    """A batch of the shapes the dataloaders give, random content."""
-    from fdpl.structures import VolSegDataSample, VoxelData
-    inputs, samples = [], []
-    for _ in range(n_lab):
-        s = VolSegDataSample(metainfo=dict(case_id='l', labeled=True))
-        s.gt_sem_seg = VoxelData(data=(torch.rand(1, *patch) > 0.7).long())
-        inputs.append(torch.randn(1, *patch))
-        samples.append(s)
-    ctx = [p + 2 * m for p, m in zip(patch, shift)]
-    for _ in range(n_unl):
-        s = VolSegDataSample(metainfo=dict(case_id='u', labeled=False, fixed_origin=shift,
-                                           fixed_size=patch, max_shift=shift))
-        s.context_mask = VoxelData(data=torch.ones(1, *ctx, dtype=torch.uint8))
-        inputs.append(torch.randn(1, *ctx))
-        samples.append(s)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 def batch_source(cfg, real: bool, count: int) -> Callable[[], dict]:
     """Callable giving a fresh copy of one of ``count`` prefetched batches."""
     if real:
@@ -231,7 +212,8 @@ def batch_source(cfg, real: bool, count: int) -> Callable[[], dict]:
             n_lab, n_unl = sampler['labeled_per_batch'], sampler['unlabeled_per_batch']
         else:
             n_lab, n_unl = cfg.train_dataloader.batch_size, 0
-        batches = [random_batch(n_lab, n_unl, patch, shift) for _ in range(count)]
+        from fdpl.testing import demo_two_stream_batch
+        batches = [demo_two_stream_batch(n_lab, n_unl, patch, shift) for _ in range(count)]
     state = dict(i=0)
 
     def next_batch() -> dict:

@@ -21,6 +21,7 @@ Usage::
     python tools/benchmark_iteration.py SUP_CONFIG FDPL_CONFIG [SUP_CONFIG FDPL_CONFIG ...]
         [--iters 5] [--warmup 1] [--threads N] [--teacher-batch-size N] [--amp]
         [--profile DIR] [--memory] [--out benchmark.json] [--deterministic-cost]
+        [--channels-last-cost]
 
 Several pairs are interleaved iteration by iteration, so their ratios are
 measured under the same load.
@@ -46,6 +47,10 @@ bfloat16 autocast around the forward passes of the students and teachers.
 ``torch.use_deterministic_algorithms`` (and cuDNN deterministic, no
 benchmark) off and on, alternating which goes first, and reports the ratio:
 the measured cost of ``tools/train.py --deterministic``.
+
+``--channels-last-cost`` does the same with the networks' 5D weights in the
+default layout and in ``torch.channels_last_3d`` (what ``model.channels_last
+= True`` sets), and reports the ratio.
 """
 import argparse
 import copy
@@ -64,6 +69,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from fdpl.testing import demo_two_stream_batch
+
 
 def _patch_and_shift(cfg: Config):
     """Patch size and context margin of the unlabeled pipeline of a config."""
@@ -71,24 +78,6 @@ def _patch_and_shift(cfg: Config):
         if t['type'] == 'ContextCrop3D':
             return tuple(t['crop_size']), tuple(t['max_shift'])
     raise KeyError('no ContextCrop3D in the unlabeled pipeline of the FDPL config')
-
-
-def _batch(n_lab: int, n_unl: int, patch, shift, device):
-    from fdpl.structures import VolSegDataSample, VoxelData
-    inputs, samples = [], []
-    for _ in range(n_lab):
-        s = VolSegDataSample(metainfo=dict(case_id='l', labeled=True))
-        s.gt_sem_seg = VoxelData(data=(torch.rand(1, *patch) > 0.7).long())
-        inputs.append(torch.randn(1, *patch))
-        samples.append(s)
-    ctx = [p + 2 * m for p, m in zip(patch, shift)]
-    for _ in range(n_unl):
-        s = VolSegDataSample(metainfo=dict(case_id='u', labeled=False, fixed_origin=shift,
-                                           fixed_size=patch, max_shift=shift))
-        s.context_mask = VoxelData(data=torch.ones(1, *ctx, dtype=torch.uint8))
-        inputs.append(torch.randn(1, *ctx))
-        samples.append(s)
-    return dict(inputs=inputs, data_samples=samples)
 
 
 #: Stages of each timed step, in the order they run.
@@ -202,13 +191,13 @@ class _Pair:
 
     def sup_step(self, clock: _Clock) -> None:
         self.sup.train()
-        b = _batch(self.sup_batch, 0, self.patch, self.shift, self.device)
+        b = demo_two_stream_batch(self.sup_batch, 0, self.patch, self.shift)
         with clock.stage('sup/total'):
             _train_step(self.sup, b, self.sup_optim, clock, 'sup/', self.autocast)
 
     def fdpl_step(self, clock: _Clock, phase_hook=None) -> None:
         self.semi.train()
-        b = _batch(self.n_lab, self.n_unl, self.patch, self.shift, self.device)
+        b = demo_two_stream_batch(self.n_lab, self.n_unl, self.patch, self.shift)
 
         @contextmanager
         def pl_stage(name):
@@ -390,6 +379,8 @@ def main() -> None:
     parser.add_argument('--out', default=None, help='write the timings as JSON')
     parser.add_argument('--deterministic-cost', action='store_true',
                         help='also time each step with deterministic algorithms on')
+    parser.add_argument('--channels-last-cost', action='store_true',
+                        help='also time each step with channels-last 3D weights')
     args = parser.parse_args()
     if len(args.configs) % 2:
         parser.error('configs come in pairs: SUP_CONFIG FDPL_CONFIG [...]')
@@ -410,23 +401,33 @@ def main() -> None:
         torch.backends.cudnn.deterministic = on
         torch.backends.cudnn.benchmark = False
 
-    modes = ('', '_det') if args.deterministic_cost else ('', )
+    def set_mode(mode: str) -> None:
+        set_deterministic(mode == '_det')
+        layout = torch.channels_last_3d if mode == '_cl' else torch.contiguous_format
+        for pair in pairs:
+            for model in (pair.sup, pair.semi):
+                if model is not None:
+                    model.to(memory_format=layout)
+
+    modes = ('', ) + (('_det', ) if args.deterministic_cost else ()) + \
+        (('_cl', ) if args.channels_last_cost else ())
+    mode_names = {'': '', '_det': ' deterministic', '_cl': ' channels-last'}
     rows: Dict[str, Dict[str, List[Tuple[float, float]]]] = {
         p.name + m: defaultdict(list) for p in pairs for m in modes}
     for it in range(args.warmup + args.iters if args.iters > 0 else 0):
         order = modes if it % 2 == 0 else modes[::-1]
         for mode in order:
-            set_deterministic(mode == '_det')
+            set_mode(mode)
             for pair in (pairs if it % 2 == 0 else pairs[::-1]):
                 times = pair.one_iteration(sup_first=it % 2 == 0)
                 if it >= args.warmup:
                     for k, v in times.items():
                         rows[pair.name + mode][k].append(v)
-                print(f"iter {it}{' deterministic' if mode else ''} {pair.name}: supervised "
+                print(f"iter {it}{mode_names[mode]} {pair.name}: supervised "
                       f"{times['sup/total'][0]:.3f} s | FDPL "
                       f"{times['pl/total'][0] + times['student/total'][0]:.3f} s "
                       f"(pseudo-labels {times['pl/total'][0]:.3f} s) wall", flush=True)
-    set_deterministic(False)
+    set_mode('')
 
     result = dict(device=torch.cuda.get_device_name() if device == 'cuda' else 'cpu',
                   threads=torch.get_num_threads(), amp=args.amp, iters=args.iters,
@@ -447,6 +448,17 @@ def main() -> None:
             print(f"   deterministic algorithms: supervised {det['wall']['sup_step']:.3f} s/it "
                   f"(x{ratio['sup_step']:.3f}), FDPL {det['wall']['fdpl_total']:.3f} s/it "
                   f"(x{ratio['fdpl_total']:.3f})")
+        if args.channels_last_cost:
+            cl = _summary(rows[pair.name + '_cl'])
+            ratio = {k: cl['wall'][k] / summary['wall'][k]
+                     for k in ('sup_step', 'pseudo_labels', 'fdpl_total')}
+            result['pairs'][pair.name]['channels_last_over_default'] = ratio
+            result['pairs'][pair.name]['channels_last'] = cl
+            print(f"   channels-last weights: supervised {cl['wall']['sup_step']:.3f} s/it "
+                  f"(x{ratio['sup_step']:.3f}), pseudo-labels {cl['wall']['pseudo_labels']:.3f} s "
+                  f"(x{ratio['pseudo_labels']:.3f}), FDPL {cl['wall']['fdpl_total']:.3f} s/it "
+                  f"(x{ratio['fdpl_total']:.3f}; "
+                  f"x{cl['wall']['fdpl_total'] / cl['wall']['sup_step']:.2f} supervised)")
     if args.profile:
         _profile(pairs, args.profile, device)
     if args.memory:

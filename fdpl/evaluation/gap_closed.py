@@ -14,13 +14,12 @@ seeds (the gap of the means, not the mean of per-seed gaps, which a
 per-seed ``full - sup`` near 0 would dominate; the mean +- std of the
 per-seed gaps is kept beside it).
 """
-import csv
-import json
 import math
 import statistics
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+from .report import write_table_files
 from .seed_table import METRICS
 
 _HEADERS = {'dice': 'Dice %', 'jaccard': 'Jaccard %', 'hd95': '95HD', 'asd': 'ASD'}
@@ -183,20 +182,9 @@ def write_gap_closed_table(out_dir: Union[str, Path], table: Mapping[str, Any],
     Returns:
         list[str]: The three paths (JSON, CSV, Markdown).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f'{name}.json', out / f'{name}.csv', out / f'{name}.md']
-    with open(paths[0], 'w', encoding='utf-8') as f:
-        json.dump(table, f, indent=2, allow_nan=False)
-        f.write('\n')
-    with open(paths[1], 'w', newline='', encoding='utf-8') as f:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction='ignore')
-        writer.writeheader()
-        for r in table['rows']:
-            writer.writerow(r)
-        for summ in table['summary']:
-            seeds = summ['gap_closed_seeds']
-            writer.writerow(dict(summ, gap_closed_seeds_mean=seeds['mean'],
-                                 gap_closed_seeds_std=seeds['std']))
-    paths[2].write_text(format_gap_closed_markdown(table), encoding='utf-8')
-    return [str(p) for p in paths]
+    lines = list(table['rows']) + [
+        dict(summ, gap_closed_seeds_mean=summ['gap_closed_seeds']['mean'],
+             gap_closed_seeds_std=summ['gap_closed_seeds']['std'])
+        for summ in table['summary']]
+    return write_table_files(out_dir, name, table, lines, format_gap_closed_markdown(table),
+                             COLUMNS)

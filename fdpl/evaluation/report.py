@@ -61,18 +61,62 @@ def write_metrics(work_dir: Union[str, Path], summary: Dict[str, Any],
             name: _to_json(_structured(res['summary'])) for name, res in per_predictor.items()}
         csv_rows = [dict(predictor=name, **row) for name, res in per_predictor.items()
                     for row in res.get('per_case', [])]
-    with open(json_path, 'w', encoding='utf-8') as f:
+    write_json(json_path, payload)
+    write_csv(csv_path, csv_rows)
+    return str(json_path), str(csv_path)
+
+
+def write_table_files(out_dir: Union[str, Path], name: str, table: Any,
+                      csv_rows: Sequence[Mapping[str, Any]], markdown: str,
+                      columns: Optional[Sequence[str]] = None) -> List[str]:
+    """Write one table three ways: ``<name>.json``, ``<name>.csv`` and ``<name>.md``.
+
+    Args:
+        out_dir (str | Path): Folder, created if missing.
+        name (str): File stem.
+        table: The whole table, written as strict JSON.
+        csv_rows (Sequence[Mapping]): The CSV lines (see :func:`write_csv`).
+        markdown (str): The Markdown text.
+        columns (Sequence[str], optional): The CSV header.
+
+    Returns:
+        list[str]: The three paths (JSON, CSV, Markdown).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f'{name}.json', out / f'{name}.csv', out / f'{name}.md']
+    write_json(paths[0], table)
+    write_csv(paths[1], csv_rows, columns)
+    paths[2].write_text(markdown, encoding='utf-8')
+    return [str(p) for p in paths]
+
+
+def write_json(path: Union[str, Path], payload: Any) -> None:
+    """Write strict JSON (NaN refused), indented, with a final newline."""
+    with open(path, 'w', encoding='utf-8') as f:
         json.dump(payload, f, indent=2, allow_nan=False)
         f.write('\n')
-    columns: List[str] = []
-    for row in csv_rows:
-        columns.extend(k for k in row if k not in columns)
-    with open(csv_path, 'w', newline='', encoding='utf-8') as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
+
+
+def write_csv(path: Union[str, Path], rows: Sequence[Mapping[str, Any]],
+              columns: Optional[Sequence[str]] = None) -> None:
+    """Write rows as CSV.
+
+    Args:
+        path (str | Path): The file.
+        rows (Sequence[Mapping]): One mapping per line.
+        columns (Sequence[str], optional): The header; keys outside it are
+            left out. Defaults to every key of ``rows`` in first-seen order.
+    """
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
+    with open(path, 'w', newline='', encoding='utf-8') as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction='ignore')
         writer.writeheader()
-        for row in csv_rows:
+        for row in rows:
             writer.writerow(row)
-    return str(json_path), str(csv_path)
 
 
 def format_table(summary: Dict[str, Any]) -> str:

@@ -13,12 +13,12 @@ plain columns are the headline's (``headline`` names it) and every
 predictor adds ``<name>/<metric>`` and ``<name>/<metric>_std`` columns,
 summarized across seeds the same way.
 """
-import csv
-import json
 import math
 import statistics
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
+
+from .report import write_table_files
 
 #: Metrics reported by every seeds table, in column order.
 METRICS = ('dice', 'jaccard', 'hd95', 'asd')
@@ -175,29 +175,18 @@ def write_seeds_table(out_dir: Union[str, Path], table: Dict[str, Any],
     Returns:
         list[str]: The three paths (JSON, CSV, Markdown).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f'{name}.json', out / f'{name}.csv', out / f'{name}.md']
-    with open(paths[0], 'w', encoding='utf-8') as f:
-        json.dump(table, f, indent=2, allow_nan=False)
-        f.write('\n')
     columns: List[str] = []
     for row in table['rows']:
         columns.extend(k for k in row if k not in columns)
     summary = table['summary']
-    with open(paths[1], 'w', newline='', encoding='utf-8') as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in table['rows']:
-            writer.writerow(row)
-        for stat in ('mean', 'std'):
-            line = {c: '' for c in columns}
-            line['seed'] = stat
-            for m in _columns(table['rows']):
-                if m in line and m in summary:
-                    line[m] = summary[m][stat]
-            if stat == 'mean' and 'num_empty_pred' in line:
-                line['num_empty_pred'] = summary['num_empty_pred']
-            writer.writerow(line)
-    paths[2].write_text(format_seeds_markdown(table), encoding='utf-8')
-    return [str(p) for p in paths]
+    lines = list(table['rows'])
+    for stat in ('mean', 'std'):
+        line = {c: '' for c in columns}
+        line['seed'] = stat
+        for m in _columns(table['rows']):
+            if m in line and m in summary:
+                line[m] = summary[m][stat]
+        if stat == 'mean' and 'num_empty_pred' in line:
+            line['num_empty_pred'] = summary['num_empty_pred']
+        lines.append(line)
+    return write_table_files(out_dir, name, table, lines, format_seeds_markdown(table), columns)

@@ -22,21 +22,12 @@ if HERE not in sys.path:
 import toy_threshold_net as toy  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture
 def model_files(tmp_path):
-    cfg = toy.make_config()
-    cfg_file = tmp_path / 'toy.py'
-    cfg.dump(str(cfg_file))
-    ckpt = toy.save_checkpoint(cfg, str(tmp_path / 'toy.pth'))
-    return str(cfg_file), ckpt
+    return toy.write_model_files(tmp_path)
 
 
 def _expected_xyz(data_xyz):

@@ -6,7 +6,8 @@ Imported as the top-level module ``toy_threshold_net`` (its folder put on
 ``tools/infer.py`` subprocess finds it through ``PYTHONPATH``.
 """
 import math
-from typing import Optional, Sequence
+import os
+from typing import Optional, Sequence, Tuple
 
 import h5py
 import nibabel as nib
@@ -90,6 +91,18 @@ def save_checkpoint(cfg: Config, path: str, with_config: bool = True) -> str:
         if with_config else {}
     torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
     return path
+
+
+def write_model_files(folder) -> Tuple[str, str]:
+    """Dump the toy config and save its checkpoint into ``folder``.
+
+    Returns:
+        tuple[str, str]: The config file and the checkpoint.
+    """
+    cfg = make_config()
+    cfg_file = os.path.join(str(folder), 'toy.py')
+    cfg.dump(cfg_file)
+    return cfg_file, save_checkpoint(cfg, os.path.join(str(folder), 'toy.pth'))
 
 
 def volume_xyz(shape_xyz=(20, 18, 9), seed: int = 0) -> np.ndarray:

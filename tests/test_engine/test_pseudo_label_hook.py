@@ -674,3 +674,31 @@ def test_teacher_autocast():
         labels[name] = _attached(batch, 'fix_1')
     # bfloat16 logits: labels flip only where the teacher is unsure
     assert (labels['fp32'] != labels['bf16']).float().mean() < 0.05
+
+
+def test_channels_last_gives_the_same_pseudo_labels(tmp_path, monkeypatch):
+    """``model.channels_last`` only changes the layout: on one real batch of the tiny config
+    the fixed and dynamic labels of both teachers equal those of the default layout (the
+    teacher logits agree to float rounding, so only an exact tie could flip an argmax)."""
+    import copy
+
+    from mmengine.config import Config
+    from fdpl.registry import MODELS
+    cfg = Config.fromfile(str(TINY))
+    model, hook, batch = _tiny_batch(cfg, tmp_path, monkeypatch)
+    labels = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(cfg.model, channels_last=channels_last))
+        assert all(p.is_contiguous(memory_format=torch.channels_last_3d)
+                   for p in model.parameters() if p.dim() == 5) == channels_last
+        hook.configure(model)
+        hook.generator = _gen(0)
+        data = copy.deepcopy(batch)
+        hook.make_pseudo_labels(model, data)
+        unl = [s for s in data['data_samples'] if 'context_mask' in s]
+        labels.append({k: torch.stack([s.pseudo_labels.get(k) for s in unl])
+                       for k in unl[0].pseudo_labels.keys()})
+    assert labels[0].keys() == labels[1].keys() and len(labels[0]) >= 4
+    for key, value in labels[0].items():
+        assert torch.equal(value, labels[1][key]), key

@@ -1,4 +1,4 @@
-"""Supervised training-input noise, and scoring SN1, SN2 and their mean side by side.
+"""Supervised training-input noise; predicting with SN1, SN2 or their mean, and scoring them side by side.
 
 Sub-networks are replaced by small modules whose outputs are known
 functions of their input (as in ``test_segmentors.py``).
@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 from mmengine.registry import DefaultScope
 
-from fdpl.models import CEDiceLoss, SemiSupervisedSegmentor, SupervisedSegmentor
+from fdpl.models import (CEDiceLoss, SemiSupervisedSegmentor, SupervisedSegmentor,
+                         VolSegDataPreprocessor)
 from fdpl.models.segmentors.base import add_uniform_noise
 from fdpl.structures import VolSegDataSample, VoxelData
 
@@ -101,6 +102,7 @@ def test_supervised_noise_off_by_default():
 
 # ------------------------------------------------------------------ predictors
 
+# three regions along w, coded 0 / 1 / 2 in the image
 P1_NET1 = [0.9, 0.4, 0.6]
 P1_NET2 = [0.2, 0.7, 0.1]
 EXPECTED = dict(net1=[1, 0, 1], net2=[0, 1, 0], mean=[1, 1, 0])  # mean: .55 .55 .35
@@ -112,6 +114,43 @@ def _region_volume(shape=(6, 10, 12)) -> torch.Tensor:
     x[..., w // 3:2 * w // 3] = 1
     x[..., 2 * w // 3:] = 2
     return x
+
+
+@pytest.mark.parametrize('infer_with', ['net1', 'net2', 'mean'])
+@pytest.mark.parametrize('whole', [False, True])
+def test_predict_infer_with(infer_with, whole):
+    model = SemiSupervisedSegmentor(
+        backbone=TINY_VNET, infer_with=infer_with,
+        test_cfg=dict(patch_size=SIZE, stride=(2, 4, 4), whole=whole, return_logits=True))
+    model.net1, model.net2 = LookupNet(P1_NET1), LookupNet(P1_NET2)
+    model.eval()
+    vol = _region_volume()
+    sample = VolSegDataSample(metainfo=dict(case_id='c'))
+    sample.gt_sem_seg = VoxelData(data=torch.zeros(1, 6, 10, 12, dtype=torch.long))
+    out = model.predict(vol[None], [sample])
+    pred = out[0].pred_sem_seg.data
+    assert pred.shape == (1, 6, 10, 12) and pred.dtype == torch.long
+    expected = torch.tensor(EXPECTED[infer_with])[vol[0].long()]
+    assert torch.equal(pred[0], expected)
+    assert out[0].seg_logits.data.shape == (2, 6, 10, 12)
+    # forward(mode='predict') is the same path
+    again = model(vol[None], [VolSegDataSample()], mode='predict')
+    assert torch.equal(again[0].pred_sem_seg.data, pred)
+
+
+def test_predict_removes_batch_padding():
+    model = SemiSupervisedSegmentor(backbone=TINY_VNET, infer_with='net1',
+                                    test_cfg=dict(patch_size=SIZE, stride=(2, 4, 4)))
+    model.net1 = LookupNet(P1_NET1)
+    model.eval()
+    vols = [_region_volume((6, 10, 12)), _region_volume((4, 8, 9))]
+    samples = [VolSegDataSample(metainfo=dict(case_id=str(i))) for i in range(2)]
+    batch = VolSegDataPreprocessor()(dict(inputs=vols, data_samples=samples))
+    assert batch['inputs'].shape == (2, 1, 6, 10, 12)
+    out = model.predict(batch['inputs'], batch['data_samples'])
+    for vol, s in zip(vols, out):
+        expected = torch.tensor(EXPECTED['net1'])[vol[0].long()]
+        assert torch.equal(s.pred_sem_seg.data[0], expected)
 
 
 def _semi(infer_with='net1', **test_cfg):

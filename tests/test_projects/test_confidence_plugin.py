@@ -19,14 +19,7 @@ PROJECT_CFG = REPO / 'projects' / 'confidence_pseudo_label' / 'configs' / 'fdpl_
 CONF_TINY = REPO / 'tests' / 'data' / 'configs' / 'conf_tiny.py'
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: small 3D convolutions gain nothing from more, and
-    spinning OpenMP threads slow down badly on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _probs(p_fg):

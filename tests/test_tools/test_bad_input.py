@@ -5,7 +5,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -19,12 +18,7 @@ CASE_FILE = '2018LA_Seg_Training Set/{}/mri_norm2.h5'
 SHAPE = (16, 16, 12)  # stored (W, H, D)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _write_case(path: Path, with_label: bool = True) -> None:

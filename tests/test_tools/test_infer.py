@@ -10,7 +10,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
 TOY_DIR = REPO / 'tests' / 'test_apis'
@@ -26,25 +25,17 @@ def _tool():
     return module
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 @pytest.fixture
 def setup(tmp_path):
-    cfg = toy.make_config()
-    cfg_file = tmp_path / 'toy.py'
-    cfg.dump(str(cfg_file))
-    ckpt = toy.save_checkpoint(cfg, str(tmp_path / 'toy.pth'))
+    cfg_file, ckpt = toy.write_model_files(tmp_path)
     scans = tmp_path / 'scans'
     scans.mkdir()
     for i in range(2):
         toy.write_nifti(str(scans / f'case{i}.nii.gz'), toy.volume_xyz(seed=i))
-    return str(cfg_file), ckpt, scans
+    return cfg_file, ckpt, scans
 
 
 def test_config_checkpoint_folder(tmp_path, setup, capsys):

@@ -29,22 +29,22 @@ def test_dry_run_compares_a_hand_written_seeds_table(tmp_path, capsys):
 
     table = dict(config='configs/fdpl/vnet_synthetic.py', seeds=[0, 1, 2], split='test',
                  cfg_options={}, rows=[],
-                 summary=dict(dice=dict(mean=82.3, std=0.7, n=3),
-                              jaccard=dict(mean=71.0, std=1.0, n=3),
-                              hd95=dict(mean=14.0, std=0.4, n=3),
-                              asd=dict(mean=3.5, std=0.1, n=3), num_empty_pred=0))
+                 summary=dict(dice=dict(mean=77.0, std=3.0, n=3),
+                              jaccard=dict(mean=72.0, std=2.0, n=3),
+                              hd95=dict(mean=25.0, std=1.0, n=3),
+                              asd=dict(mean=5.5, std=0.5, n=3), num_empty_pred=0))
     (tmp_path / 'seeds_table.json').write_text(json.dumps(table))
     status, out = _reproduce(capsys, 'synthetic_fdpl', '--work-dir', tmp_path, '--dry-run',
                              '--strict')
     assert status == 0 and 'Verdict (dice): INSIDE' in out
-    assert '81.74 +- 0.82' in out and '82.30 +- 0.70, n=3' in out
+    assert '75.41 +- 4.82' in out and '77.00 +- 3.00, n=3' in out
     saved = json.loads((tmp_path / 'reproduce.json').read_text())
     assert [c['status'] for c in saved['comparison']] == [
         'inside', 'within 2 std', 'outside', 'inside']
-    assert saved['notes'] == ['the documented std uses ddof=0; the rule uses it as documented '
+    assert saved['notes'] == ['the documented std uses ddof=1; the rule uses it as documented '
                               '(seeds_table.json reports its own std next to it)']
 
-    table['summary']['dice']['mean'] = 84.0
+    table['summary']['dice']['mean'] = 90.0
     table['seeds'] = [0, 1]
     (tmp_path / 'seeds_table.json').write_text(json.dumps(table))
     status, out = _reproduce(capsys, 'synthetic_fdpl', '--work-dir', tmp_path, '--dry-run',

@@ -27,14 +27,7 @@ AFFINE = np.array([[0.0, 0.0, -0.625, 10.0], [0.0, 0.625, 0.0, -20.0],
                    [1.25, 0.0, 0.0, 30.0], [0.0, 0.0, 0.0, 1.0]])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: small 3D convolutions gain nothing from more, and
-    spinning OpenMP threads slow down badly on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def _run(args, data_root, timeout=600):

@@ -66,7 +66,8 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
             probability maps): the headline predictor, behind
             ``pred_sem_seg``. ``test_cfg.predictors`` scores others beside
             it (``tools/test.py`` evaluates all three). Defaults to 'net1'.
-        data_preprocessor, test_cfg, init_cfg: See :class:`BaseVolSegmentor`.
+        data_preprocessor, test_cfg, init_cfg, channels_last: See
+            :class:`BaseVolSegmentor`.
     """
 
     PREDICTORS = INFER_WITH
@@ -77,7 +78,7 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
                  semi_train_cfg: Optional[dict] = None,
                  infer_with: str = 'net1', data_preprocessor: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
-                 **unknown) -> None:
+                 channels_last: bool = False, **unknown) -> None:
         for key in unknown:
             if key in _MOVED_TO_SEMI_TRAIN_CFG:
                 raise ValueError(f'model.{key} is not read any more: the pseudo-label method\'s '
@@ -85,9 +86,9 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
                                  f'{_MOVED_TO_SEMI_TRAIN_CFG[key]} instead')
             raise unknown_option('model', key, (
                 'backbone', 'backbones', 'loss_sup', 'loss_unsup', 'semi_train_cfg', 'infer_with',
-                'data_preprocessor', 'test_cfg', 'init_cfg'))
+                'data_preprocessor', 'test_cfg', 'init_cfg', 'channels_last'))
         super().__init__(data_preprocessor=data_preprocessor, test_cfg=test_cfg,
-                         init_cfg=init_cfg)
+                         init_cfg=init_cfg, channels_last=channels_last)
         if backbones is None:
             if backbone is None:
                 raise ValueError('SemiSupervisedSegmentor needs `backbone` or `backbones`')
@@ -108,6 +109,7 @@ class SemiSupervisedSegmentor(BaseVolSegmentor):
         self.infer_with = infer_with
         #: Scheduled weight of the pseudo-label terms, set by PseudoLabelHook.
         self.unsup_weight = 0.0
+        self._apply_memory_format()
 
     # the settings the student step reads, kept in semi_train_cfg
     @property

@@ -30,17 +30,19 @@ class SupervisedSegmentor(BaseVolSegmentor):
             :class:`SemiSupervisedSegmentor` gives its students, drawn by the
             same :func:`add_uniform_noise`); never applied in ``predict``.
             Defaults to 0 (off).
-        data_preprocessor, test_cfg, init_cfg: See :class:`BaseVolSegmentor`.
+        data_preprocessor, test_cfg, init_cfg, channels_last: See
+            :class:`BaseVolSegmentor`.
     """
 
     def __init__(self, backbone: dict, loss: Optional[dict] = None, noise: float = 0.0,
                  data_preprocessor: Optional[dict] = None, test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None, channels_last: bool = False) -> None:
         super().__init__(data_preprocessor=data_preprocessor, test_cfg=test_cfg,
-                         init_cfg=init_cfg)
+                         init_cfg=init_cfg, channels_last=channels_last)
         self.backbone: nn.Module = MODELS.build(backbone)
         self.loss_sup: nn.Module = MODELS.build(loss or dict(type='CEDiceLoss', alpha=0.5))
         self.noise = float(noise)
+        self._apply_memory_format()
 
     def inference_predictor(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda x: torch.softmax(self.backbone(x), dim=1)
