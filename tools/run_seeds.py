@@ -57,6 +57,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--jobs', type=int, default=1, help='seeds run at once (default 1)')
     parser.add_argument('--deterministic', action='store_true',
                         help='pass --deterministic to tools/train.py')
+    parser.add_argument('--amp', action='store_true',
+                        help='pass --amp to tools/train.py (mixed precision)')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='config overrides KEY=VALUE passed to train and test')
     args = parser.parse_args(argv)
@@ -177,6 +179,8 @@ def run_seed(seed: int, args: argparse.Namespace, work_dir: str, max_iters: int,
             cmd = [sys.executable, 'tools/train.py', args.config, '--work-dir', seed_dir] + opts
             if args.deterministic:
                 cmd.append('--deterministic')
+            if args.amp:
+                cmd.append('--amp')
             if osp.isfile(osp.join(seed_dir, 'last_checkpoint')):
                 cmd.append('--resume')
                 _say(f'[seed {seed}] resuming training in {seed_dir}')

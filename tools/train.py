@@ -15,7 +15,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from a checkpoint; without a path, from the latest one '
                         'in the work dir')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (float16, mmengine AmpOptimWrapper); '
+                        'needs a CUDA GPU')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic algorithms where torch has them (and cuDNN '
                         'deterministic, no benchmark); dataloader workers are always seeded '
@@ -33,6 +35,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    import torch
+
     import fdpl  # noqa: F401  (registers modules and safe checkpoint loading)
     from fdpl.utils import (add_cwd_to_path, check_cfg_options, check_config,
                             plot_work_dir_curves, setup_cpu_distributed)
@@ -55,6 +59,13 @@ def main() -> None:
         # cuBLAS needs a fixed workspace for deterministic matrix products on CUDA
         os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
     if args.amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                '--amp needs a CUDA GPU (float16 with loss scaling). fdpl does not offer '
+                'bfloat16 training on the CPU: with torch 2.13 the weight gradients of bfloat16 3D '
+                'convolutions come out wrong on feature maps of depth 2, the V-Net bottleneck of '
+                'a 32 x 64 x 64 patch (python tools/benchmark_bfloat16.py; docs/results.md). '
+                'Train without --amp.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':

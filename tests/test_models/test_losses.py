@@ -177,3 +177,16 @@ def test_invalid_inputs():
         dice_loss(torch.rand(2, 3), torch.ones(3, 2))
     with pytest.raises(ValueError, match='weighted_cross_entropy'):
         weighted_cross_entropy(logits, torch.zeros(2, 4, 4, dtype=torch.long))
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_logits_are_summed_in_float32(dtype):
+    """Logits from autocast: over a 32 x 64 x 64 crop a float16 voxel sum would overflow
+    (65504) and a bfloat16 one would keep 3 digits; the loss upcasts them first."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 32, 64, 64)
+    target = (torch.rand(2, 32, 64, 64) > 0.7).long()
+    loss = CEDiceLoss(num_classes=2)
+    half = loss(logits.to(dtype), target)
+    assert half.dtype == torch.float32 and torch.isfinite(half)
+    assert half.item() == pytest.approx(loss(logits.to(dtype).float(), target).item(), abs=1e-6)

@@ -226,3 +226,19 @@ def test_semi_supervised_model_without_pseudo_label_hook(tmp_path, monkeypatch):
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'PseudoLabelHook']
     with pytest.raises(ValueError, match='SemiSupervisedSegmentor.*no PseudoLabelHook'):
         _train(cfg)
+
+
+@pytest.mark.skipif(__import__('torch').cuda.is_available(), reason='a GPU runs --amp')
+def test_amp_without_gpu_is_refused_with_the_reason(tmp_path):
+    """``tools/train.py --amp`` on a CPU: float16 AMP needs CUDA, and bfloat16 training is not
+    offered (wrong conv3d gradients in torch 2.13); the message says so before any iteration."""
+    import os
+    import subprocess
+    import sys
+    cmd = [sys.executable, 'tools/train.py', 'tests/data/configs/fdpl_tiny.py', '--amp',
+           '--work-dir', str(tmp_path / 'w')]
+    env = dict(os.environ, FDPL_DATA_ROOT=str(tmp_path / 'data'), OMP_NUM_THREADS='1')
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert '--amp needs a CUDA GPU' in proc.stderr and 'benchmark_bfloat16.py' in proc.stderr
+    assert 'Iter(train)' not in proc.stdout + proc.stderr

@@ -110,6 +110,8 @@ class CEDiceLoss(nn.Module):
                 non-integer target or labels outside ``[0, K)``.
         """
         self._check_inputs(logits, target, weight)
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()  # from autocast: the sums over voxels need float32
         target = target.long()
         if self.ignore_index is not None:
             valid = target != self.ignore_index
