@@ -67,3 +67,17 @@ def test_unknown_mode_is_refused():
     model, _ = _segmentor(mode='nearest')
     with pytest.raises(ValueError, match='mode must be one of'):
         model.predict(torch.randn(1, 1, 16, 16, 16))
+
+
+@pytest.mark.parametrize('mode', ['gaussian', 'classic'])
+def test_overlap_next_to_a_stride_is_refused(mode):
+    """``stride`` places the windows whenever it is set (Gaussian weights at the classic
+    windows is a mode of its own), so an ``overlap`` beside it would change nothing."""
+    with pytest.raises(ValueError, match=r'test_cfg.overlap=0.25 is not used: test_cfg.stride'
+                       r'=\(8, 8, 8\).*stride=None'):
+        _segmentor(mode=mode, overlap=0.25)
+    model, calls = _segmentor(mode=mode, overlap=0.25, stride=None)  # by overlap: accepted
+    _segmentor(mode='whole', overlap=0.25)  # whole reads neither
+    with torch.no_grad():
+        model.predict(torch.randn(1, 1, 20, 24, 28))
+    assert sum(c[0][0] for c in calls) == 2 * 2 * 2  # overlap 0.5 would take 2 * 2 * 3

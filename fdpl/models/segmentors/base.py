@@ -65,6 +65,14 @@ class BaseVolSegmentor(BaseModel):
             raise KeyError(f'Unknown test_cfg option(s) {sorted(unknown)}; '
                            f'expected a subset of {sorted(_TEST_DEFAULTS)}')
         self.test_cfg = {**_TEST_DEFAULTS, **test_cfg}
+        windowed = not (self.test_cfg['whole'] or self.test_cfg['mode'] == 'whole')
+        if 'overlap' in test_cfg and windowed and self.test_cfg['stride'] is not None:
+            # the windows follow the stride; an overlap set next to it would change nothing
+            raise ValueError(
+                f"test_cfg.overlap={test_cfg['overlap']} is not used: test_cfg.stride="
+                f"{self.test_cfg['stride']!r} places the windows (mode "
+                f"{self.test_cfg['mode']!r}). Set test_cfg.stride=None to place them by overlap "
+                '(e.g. --cfg-options model.test_cfg.stride=None), or leave overlap out.')
         predictors = self.test_cfg['predictors']
         if predictors:
             if isinstance(predictors, str):
