@@ -678,8 +678,8 @@ def test_teacher_autocast():
 
 def test_channels_last_gives_the_same_pseudo_labels(tmp_path, monkeypatch):
     """``model.channels_last`` only changes the layout: on one real batch of the tiny config
-    the fixed and dynamic labels of both teachers equal those of the default layout (the
-    teacher logits agree to float rounding, so only an exact tie could flip an argmax)."""
+    the fixed and dynamic labels of both teachers equal those of the default layout up to
+    float rounding (the teacher logits agree to it, so only a near-tie can flip an argmax)."""
     import copy
 
     from mmengine.config import Config
@@ -701,4 +701,8 @@ def test_channels_last_gives_the_same_pseudo_labels(tmp_path, monkeypatch):
                        for k in unl[0].pseudo_labels.keys()})
     assert labels[0].keys() == labels[1].keys() and len(labels[0]) >= 4
     for key, value in labels[0].items():
-        assert torch.equal(value, labels[1][key]), key
+        # float rounding of the channels-last kernels (their summation order depends on the
+        # processor and on the kernel oneDNN picks) may flip a label whose two class scores
+        # are equal to about 1e-6: one voxel of 8192 did on an AVX-512 machine, after other
+        # tests had run; a layout bug would change many
+        assert (value != labels[1][key]).float().mean() <= 1e-3, key
