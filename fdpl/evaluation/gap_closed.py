@@ -61,6 +61,10 @@ def _by_seed(table: Mapping[str, Any], column: str, what: str) -> Dict[int, Opti
     return out
 
 
+def _seeds_with_values(values: Mapping[int, Optional[float]]) -> List[int]:
+    return sorted(s for s, v in values.items() if v is not None and math.isfinite(v))
+
+
 def _mean_std(values: Sequence[Optional[float]]):
     kept = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     mean = statistics.fmean(kept) if kept else None
@@ -93,7 +97,10 @@ def gap_closed_table(sup: Mapping[str, Any], methods: Mapping[str, Mapping[str, 
         the mean +- sample std over each table's seeds of ``sup``,
         ``value`` and ``full``, ``gap_closed`` of those means and
         ``gap_closed_seeds``, the mean +- std of the per-seed gaps, as
-        ``{'mean', 'std', 'n'}``).
+        ``{'mean', 'std', 'n'}``; ``seeds``, the seeds each of the three
+        means covers, as ``{'sup', 'value', 'full'}``, and ``paired``, True
+        when they are the same seeds: otherwise the gap of the means compares
+        different seeds, which :func:`format_gap_closed_markdown` says).
 
     Raises:
         ValueError: Unknown metric, or no method.
@@ -126,12 +133,15 @@ def gap_closed_table(sup: Mapping[str, Any], methods: Mapping[str, Mapping[str, 
                              full=full_v.get(seed), gap_closed=g))
         mean, std = _mean_std(list(values.values()))
         g_mean, g_std = _mean_std(gaps)
+        seeds = dict(sup=_seeds_with_values(sup_v), value=_seeds_with_values(values),
+                     full=_seeds_with_values(full_v))
         summary.append(dict(
             method=name, seed='mean', sup=sup_mean, sup_std=sup_std, value=mean,
             value_std=std, full=full_mean, full_std=full_std,
             gap_closed=gap_closed_percent(mean, sup_mean, full_mean),
             gap_closed_seeds=dict(mean=g_mean, std=g_std,
-                                  n=sum(g is not None for g in gaps))))
+                                  n=sum(g is not None for g in gaps)),
+            seeds=seeds, paired=seeds['sup'] == seeds['value'] == seeds['full']))
     return dict(metric=metric, predictor=predictor, rows=rows, summary=summary)
 
 
@@ -172,6 +182,15 @@ def format_gap_closed_markdown(table: Mapping[str, Any]) -> str:
                      f"{_num(summ['value'], summ['value_std'])} | "
                      f"{_num(summ['full'], summ['full_std'])} | "
                      f"**{_num(summ['gap_closed'])}** |")
+    for summ in table['summary']:
+        if summ.get('paired', True):
+            continue
+        seeds, per_seed = summ['seeds'], summ['gap_closed_seeds']
+        lines.append('')
+        lines.append(f"Unpaired mean row of {summ['method']}: its seeds {seeds['value']}, "
+                     f"supervised-only's {seeds['sup']}, full supervision's {seeds['full']}; "
+                     f"the per-seed gaps pair them ({_num(per_seed['mean'], per_seed['std'])} "
+                     f"over {per_seed['n']} seeds).")
     return '\n'.join(lines) + '\n'
 
 

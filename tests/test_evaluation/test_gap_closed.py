@@ -58,6 +58,14 @@ def test_table_by_hand():
     assert other_mean['value'] == 63.0
     assert other_mean['gap_closed'] == pytest.approx(100.0 * (63 - 64) / 20)
     assert [r['gap_closed'] for r in out['rows'] if r['method'] == 'other'] == [10.0, 0.0]
+    # the mean rows say which seeds they cover; 'other' lacks seed 2, so its row is unpaired
+    assert mean['paired'] and mean['seeds'] == dict(sup=[0, 1, 2], value=[0, 1, 2], full=[0, 1, 2])
+    assert not other_mean['paired'] and other_mean['seeds']['value'] == [0, 1]
+    text = format_gap_closed_markdown(out)
+    assert ("Unpaired mean row of other: its seeds [0, 1], supervised-only's [0, 1, 2], "
+            "full supervision's [0, 1, 2]; the per-seed gaps pair them (5.00 ± 7.07 over 2 "
+            "seeds).") in text
+    assert 'Unpaired mean row of FDPL' not in text
 
 
 def test_missing_seed_and_predictor_columns():
@@ -91,6 +99,7 @@ def test_writers(tmp_path):
     assert float(rows[2]['gap_closed_seeds_std']) == 0.0
     text = open(md).read()
     assert text == format_gap_closed_markdown(out)
+    assert 'Unpaired' not in text
     assert 'split `val`' in text and '| FDPL | 0 | 60.00 | 70.00 | 80.00 | 50.00 |' in text
     assert '| **FDPL** | **mean** | 62.00 ± 2.83 | 72.00 ± 2.83 | 82.00 ± 2.83 | **50.00** |' \
         in text
