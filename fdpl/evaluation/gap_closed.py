@@ -61,12 +61,16 @@ def _by_seed(table: Mapping[str, Any], column: str, what: str) -> Dict[int, Opti
     return out
 
 
+def _is_number(value: Optional[float]) -> bool:
+    return value is not None and math.isfinite(float(value))
+
+
 def _seeds_with_values(values: Mapping[int, Optional[float]]) -> List[int]:
-    return sorted(s for s, v in values.items() if v is not None and math.isfinite(v))
+    return sorted(s for s, v in values.items() if _is_number(v))
 
 
 def _mean_std(values: Sequence[Optional[float]]):
-    kept = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    kept = [float(v) for v in values if _is_number(v)]
     mean = statistics.fmean(kept) if kept else None
     std = statistics.stdev(kept) if len(kept) > 1 else None
     return mean, std
@@ -121,6 +125,7 @@ def gap_closed_table(sup: Mapping[str, Any], methods: Mapping[str, Mapping[str, 
     full_v = _by_seed(full, metric, 'full-supervision table')
     sup_mean, sup_std = _mean_std(list(sup_v.values()))
     full_mean, full_std = _mean_std(list(full_v.values()))
+    sup_seeds, full_seeds = _seeds_with_values(sup_v), _seeds_with_values(full_v)
     rows: List[Dict[str, Any]] = []
     summary: List[Dict[str, Any]] = []
     for name, table in methods.items():
@@ -133,8 +138,7 @@ def gap_closed_table(sup: Mapping[str, Any], methods: Mapping[str, Mapping[str, 
                              full=full_v.get(seed), gap_closed=g))
         mean, std = _mean_std(list(values.values()))
         g_mean, g_std = _mean_std(gaps)
-        seeds = dict(sup=_seeds_with_values(sup_v), value=_seeds_with_values(values),
-                     full=_seeds_with_values(full_v))
+        seeds = dict(sup=sup_seeds, value=_seeds_with_values(values), full=full_seeds)
         summary.append(dict(
             method=name, seed='mean', sup=sup_mean, sup_std=sup_std, value=mean,
             value_std=std, full=full_mean, full_std=full_std,
@@ -187,10 +191,12 @@ def format_gap_closed_markdown(table: Mapping[str, Any]) -> str:
             continue
         seeds, per_seed = summ['seeds'], summ['gap_closed_seeds']
         lines.append('')
+        paired = (f"the per-seed gaps pair them ({_num(per_seed['mean'], per_seed['std'])} "
+                  f"over {per_seed['n']} seeds)" if per_seed['n'] else
+                  'no seed is in all three tables')
         lines.append(f"Unpaired mean row of {summ['method']}: its seeds {seeds['value']}, "
                      f"supervised-only's {seeds['sup']}, full supervision's {seeds['full']}; "
-                     f"the per-seed gaps pair them ({_num(per_seed['mean'], per_seed['std'])} "
-                     f"over {per_seed['n']} seeds).")
+                     f'{paired}.')
     return '\n'.join(lines) + '\n'
 
 

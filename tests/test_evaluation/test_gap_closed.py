@@ -66,6 +66,11 @@ def test_table_by_hand():
             "full supervision's [0, 1, 2]; the per-seed gaps pair them (5.00 ± 7.07 over 2 "
             "seeds).") in text
     assert 'Unpaired mean row of FDPL' not in text
+    disjoint = gap_closed_table(_table(60.0), {'FDPL': dict(rows=[dict(seed=3, dice=70.0)])},
+                                _table(80.0))
+    assert ("Unpaired mean row of FDPL: its seeds [3], supervised-only's [0], full "
+            "supervision's [0]; no seed is in all three tables.") \
+        in format_gap_closed_markdown(disjoint)
 
 
 def test_missing_seed_and_predictor_columns():
