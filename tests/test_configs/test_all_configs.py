@@ -319,12 +319,41 @@ def test_supervised_twins_found():
 
 @pytest.mark.parametrize('path', SUPERVISED_TWINS, ids=_rel)
 def test_supervised_baseline_gets_the_noise_of_its_fdpl_twin(path: Path):
-    """A fair comparison: the baseline's training inputs get FDPL's perturbation."""
+    """A fair comparison: the baseline's training inputs get FDPL's perturbation (or, as on
+    the CPU testbed, neither gets any)."""
     twin = CONFIG_DIR / 'fdpl' / path.relative_to(CONFIG_DIR / 'supervised')
     sup, fdpl = Config.fromfile(str(path)), Config.fromfile(str(twin))
     assert sup.model.type == 'SupervisedSegmentor'
-    assert _train_noise(sup) == _train_noise(fdpl) > 0
+    assert _train_noise(sup) == _train_noise(fdpl) >= 0
     assert MODELS.build(copy.deepcopy(sup.model)).noise == _train_noise(fdpl)
+
+
+FULL_SUPERVISION = sorted(p for p in CONFIGS if p.relative_to(CONFIG_DIR).parts[0] == 'supervised'
+                          and p.stem.endswith('_full'))
+
+
+def _fdpl_twin_of_full(path: Path) -> Path:
+    """``supervised/.../X_full.py`` -> ``fdpl/.../X_10pct.py`` or ``fdpl/.../X.py``."""
+    folder = CONFIG_DIR / 'fdpl' / path.parent.relative_to(CONFIG_DIR / 'supervised')
+    stem = path.stem[:-len('_full')]
+    for name in (stem + '_10pct.py', stem + '.py'):
+        if (folder / name).is_file():
+            return folder / name
+    raise AssertionError(f'{_rel(path)}: no FDPL config {stem}_10pct.py or {stem}.py in {folder}')
+
+
+def test_full_supervision_rows_found():
+    assert {p.name for p in FULL_SUPERVISION} >= {'vnet16_la_half_full.py',
+                                                  'vnet_synthetic_full.py'}
+
+
+@pytest.mark.parametrize('path', FULL_SUPERVISION, ids=_rel)
+def test_full_supervision_row_gets_the_noise_of_its_fdpl_twin(path: Path):
+    """The full-supervision row of a table is trained like the two arms it bounds."""
+    full = Config.fromfile(str(path))
+    fdpl = Config.fromfile(str(_fdpl_twin_of_full(path)))
+    assert full.model.type == 'SupervisedSegmentor'
+    assert _train_noise(full) == _train_noise(fdpl)
 
 
 @pytest.mark.parametrize('base, pair', [('vnet.py', 'vnet_pair.py'),
