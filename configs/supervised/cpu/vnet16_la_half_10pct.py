@@ -11,8 +11,9 @@ labeled_num = 8
 train_cfg = dict(max_iters=max_iters, val_interval=500)
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=max_iters)]
 # No input noise in any arm of the testbed (the FDPL twin and the full-supervision row
-# inherit or repeat this): U(-0.2, 0.2) cost this baseline 4.8-7.1 Dice on the development
-# split and gave FDPL nothing at its last checkpoint (docs/results.md, section 3).
+# inherit or repeat this): U(-0.2, 0.2) cost this baseline 4.8 and 7.1 Dice on the development
+# split (seeds 0, 2) and gave FDPL -0.55 and +2.38 at its last checkpoint, so keeping it would
+# handicap the baseline (docs/results.md, section 3).
 model = dict(
     noise=0.0,
     backbone=dict(base_channels=16),
